@@ -1,0 +1,47 @@
+# cnnbook: `make book` builds the website, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Notebooks run with their own folder as working directory: make the data path absolute.
+ifdef CNNBOOK_DATA
+export CNNBOOK_DATA := $(abspath $(CNNBOOK_DATA))
+endif
+NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb)
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+
+.PHONY: all venv book test test-fast execute timings serve clean lint
+
+all: book
+
+venv: $(BIN)/.installed
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+# The website, from the committed notebook outputs (nbval keeps them true).
+book: venv
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "open _build/html/index.html"
+
+# pytest on tests/ and nbval on every notebook.
+test: venv
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
+
+# Re-execute every notebook in place under the current CNNBOOK_PROFILE.
+execute: venv
+	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+# Run every notebook (not written back) and print its run time.
+timings: venv
+	$(BIN)/python tools/execute_notebooks.py --timings-only $(NB)
+
+serve: book
+	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
+
+lint: venv
+	$(BIN)/ruff check utils tests tools
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,301 @@
+"""Fashion-MNIST, loaded once into device memory and batched on the device.
+
+The IDX files are read into ``uint8`` tensors that live on the training
+device. Each batch is an index into those tensors, converted to ``float32`` in
+``[0, 1]`` (and resized, if asked) on the device: no per-image Python
+transform, no worker processes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+TEXT_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
+               "sandal", "shirt", "sneaker", "bag", "ankle boot")
+
+_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
+}
+_IDX_MAGIC = {3: 2051, 1: 2049}  # images (3 dims), labels (1 dim)
+_CACHE: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+class DataError(FileNotFoundError):
+    """The Fashion-MNIST files are missing, unreadable or corrupt."""
+
+
+def get_fashion_mnist_labels(labels: Sequence[int] | torch.Tensor) -> list[str]:
+    """Turn numeric labels into the class names of Fashion-MNIST.
+
+    Raises:
+        ValueError: a label is outside ``0..9``.
+    """
+    values = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
+    bad = [v for v in values if not 0 <= int(v) < len(TEXT_LABELS)]
+    if bad:
+        raise ValueError(f"Fashion-MNIST labels are 0..9, got {bad[:5]}")
+    return [TEXT_LABELS[int(v)] for v in values]
+
+
+def default_cache_dir() -> Path:
+    """Where torchvision downloads to when ``CNNBOOK_DATA`` is not set."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cnnbook" / "data"
+
+
+def _layout_help(root: Path) -> str:
+    return (f"Expected {root / 'FashionMNIST' / 'raw'} to hold train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte "
+            "(each may be .gz). Set CNNBOOK_DATA to the folder that holds FashionMNIST/ "
+            "(in a clone of cnnbook next to shared/: CNNBOOK_DATA=../shared/data), or "
+            "connect to the internet so that torchvision can download it.")
+
+
+def read_idx(path: str | os.PathLike[str], ndim: int, count: int) -> np.ndarray:
+    """Read one IDX file (optionally gzipped) and check its header and length.
+
+    Args:
+        path: the file.
+        ndim: 3 for images, 1 for labels.
+        count: the number of records the file must hold.
+
+    Returns:
+        A ``uint8`` array of shape ``(count, 28, 28)`` or ``(count,)``.
+
+    Raises:
+        DataError: the file is truncated, has a wrong magic number or a wrong shape.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # also gzip's "not a gzipped file" / truncation
+        raise DataError(f"cannot read {path}: {err}. Delete it and download again.") from err
+    header = 4 * (1 + ndim)
+    if len(raw) < header:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, not even an IDX header. "
+                        "Delete it and download again.")
+    dims = np.frombuffer(raw[:header], dtype=">u4")
+    magic, shape = int(dims[0]), tuple(int(d) for d in dims[1:])
+    if magic != _IDX_MAGIC[ndim]:
+        raise DataError(f"{path} has magic number {magic}, expected {_IDX_MAGIC[ndim]} for "
+                        f"an IDX file of {ndim} dimension(s): wrong or corrupt file.")
+    expected_shape = (count, 28, 28) if ndim == 3 else (count,)
+    if shape != expected_shape:
+        raise DataError(f"{path} declares shape {shape}, expected {expected_shape}.")
+    size = int(np.prod(shape))
+    if len(raw) != header + size:
+        raise DataError(f"{path} holds {len(raw) - header} data bytes, expected {size}: "
+                        "the file is truncated or has extra bytes. Delete it and "
+                        "download again.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find(raw_dir: Path, name: str) -> Path | None:
+    for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _download(root: Path) -> None:
+    try:
+        import torchvision
+    except ImportError as err:  # pragma: no cover - torchvision is a requirement
+        raise DataError("torchvision is needed to download Fashion-MNIST: "
+                        "pip install torchvision, or " + _layout_help(root)) from err
+    for train in (True, False):
+        try:
+            torchvision.datasets.FashionMNIST(root=str(root), train=train, download=True)
+        except Exception as err:  # network errors come in many types
+            raise DataError(f"downloading Fashion-MNIST into {root} failed "
+                            f"({type(err).__name__}: {err}). " + _layout_help(root)) from err
+
+
+def resolve_data_root(root: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
+    """Pick the data root: the argument, else ``CNNBOOK_DATA``, else the cache.
+
+    Returns:
+        The root and whether downloading into it is allowed (only for the cache).
+    """
+    if root is not None:
+        return Path(root).expanduser(), False
+    env = os.environ.get("CNNBOOK_DATA", "").strip()
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_absolute() and not path.exists():
+            # A notebook's working directory is its own folder, so a path such as
+            # ../shared/data that was meant relative to the repository is tried there.
+            repo_relative = Path(__file__).resolve().parent.parent / path
+            if repo_relative.exists():
+                return repo_relative.resolve(), False
+        return path, False
+    return default_cache_dir(), True
+
+
+def read_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
+                       download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read one split into CPU tensors: images ``(n, 28, 28)`` uint8, labels ``(n,)`` int64.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        root: folder that holds ``FashionMNIST/``; default: ``CNNBOOK_DATA``, else
+            a cache folder that torchvision downloads into.
+        download: allow downloading when files are missing (default: only for the cache).
+
+    Raises:
+        ValueError: unknown split.
+        DataError: files missing (and not downloadable), truncated or corrupt.
+    """
+    if split not in _FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    base, may_download = resolve_data_root(root)
+    if download is not None:
+        may_download = download
+    raw_dir = base / "FashionMNIST" / "raw"
+    key = (str(raw_dir.resolve()), split)
+    if key in _CACHE:
+        return _CACHE[key]
+    image_name, label_name, count = _FILES[split]
+    paths = [_find(raw_dir, image_name), _find(raw_dir, label_name)]
+    if None in paths and may_download:
+        _download(base)
+        paths = [_find(raw_dir, image_name), _find(raw_dir, label_name)]
+    if None in paths:
+        missing = image_name if paths[0] is None else label_name
+        where = (f"CNNBOOK_DATA={os.environ['CNNBOOK_DATA']}"
+                 if root is None and os.environ.get("CNNBOOK_DATA") else str(base))
+        raise DataError(f"no Fashion-MNIST file {missing}(.gz) under {where}. "
+                        + _layout_help(base))
+    images = torch.from_numpy(read_idx(paths[0], 3, count).copy())
+    labels = torch.from_numpy(read_idx(paths[1], 1, count).astype(np.int64))
+    _CACHE[key] = (images, labels)
+    return images, labels
+
+
+class DeviceLoader:
+    """Minibatches of ``(X, y)`` drawn from tensors that already sit on a device.
+
+    ``X`` is ``float32`` of shape ``(batch, 1, side, side)`` with values in
+    ``[0, 1]``; ``y`` is ``int64`` of shape ``(batch,)``. With ``shuffle=True``
+    each pass uses a new permutation from a seeded generator, so two runs with
+    the same seed see the same batches.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                 shuffle: bool = False, resize: int | None = None, seed: int = 0,
+                 drop_last: bool = False) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if resize is not None and resize <= 0:
+            raise ValueError(f"resize must be a positive side length or None, got {resize}")
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle, self.resize = batch_size, shuffle, resize
+        self.drop_last = drop_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @property
+    def device(self) -> torch.device:
+        """The device the data (and every batch) lives on."""
+        return self.images.device
+
+    @property
+    def num_examples(self) -> int:
+        """Number of examples in one pass."""
+        return int(self.images.shape[0])
+
+    def __len__(self) -> int:
+        n, b = self.num_examples, self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def to_float(self, images: torch.Tensor) -> torch.Tensor:
+        """Turn a ``uint8`` batch ``(b, 28, 28)`` into the float input of a network."""
+        X = images.unsqueeze(1).float().div_(255.0)
+        if self.resize is not None and self.resize != X.shape[-1]:
+            X = F.interpolate(X, size=(self.resize, self.resize), mode="bilinear",
+                              align_corners=False)
+        return X
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = self.num_examples
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+        else:
+            order = None
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            if order is None:
+                images = self.images[start:start + self.batch_size]
+                y = self.labels[start:start + self.batch_size]
+            else:
+                idx = order[start:start + self.batch_size]
+                images, y = self.images[idx], self.labels[idx]
+            yield self.to_float(images), y
+
+    def __repr__(self) -> str:
+        side = 28 if self.resize is None else self.resize
+        return (f"DeviceLoader({self.num_examples} examples, batch_size={self.batch_size}, "
+                f"{len(self)} batches, shuffle={self.shuffle}, input {side}x{side}, "
+                f"device={self.device.type})")
+
+
+def _subset(images: torch.Tensor, labels: torch.Tensor, size: int | None, what: str,
+            seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n = images.shape[0]
+    if size is None:
+        return images, labels
+    if not 0 < size <= n:
+        raise ValueError(f"{what} must be between 1 and {n} (the {what.split('_')[0]} "
+                         f"split has {n} images), got {size}")
+    idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size]
+    return images[idx], labels[idx]
+
+
+def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
+                       root: str | os.PathLike[str] | None = None,
+                       device: torch.device | str | None = None,
+                       train_size: int | None = None, test_size: int | None = None,
+                       seed: int = 0) -> tuple[DeviceLoader, DeviceLoader]:
+    """Load Fashion-MNIST onto ``device`` and return ``(train_iter, test_iter)``.
+
+    Args:
+        batch_size: examples per batch (the last batch may be smaller).
+        resize: resize the 28x28 images to ``resize x resize`` (on the device).
+        root: folder holding ``FashionMNIST/``; default ``CNNBOOK_DATA``, else a
+            cache folder that torchvision downloads into.
+        device: where the data lives (default: the CPU).
+        train_size: use a random subset of this many training images.
+        test_size: use a random subset of this many test images.
+        seed: seeds the subsets and the shuffling of the training set.
+
+    Returns:
+        Two :class:`DeviceLoader` objects; the training one reshuffles every pass.
+
+    Raises:
+        ValueError: non-positive ``batch_size`` or ``resize``, a subset larger
+            than its split.
+        DataError: the data cannot be found, downloaded or read.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if resize is not None and resize <= 0:
+        raise ValueError(f"resize must be a positive side length or None, got {resize}")
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    loaders = []
+    for split, size, shuffle in (("train", train_size, True), ("test", test_size, False)):
+        images, labels = read_fashion_mnist(split, root)
+        images, labels = _subset(images, labels, size, f"{split}_size", seed)
+        loaders.append(DeviceLoader(images.to(device), labels.to(device), batch_size,
+                                    shuffle=shuffle, resize=resize, seed=seed))
+    return loaders[0], loaders[1]

@@ -1,0 +1,135 @@
+"""Models that several chapters reuse: LeNet and ResNet-18."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def lenet(num_classes: int = 10) -> nn.Sequential:
+    """The classic LeNet-5 for 28x28 inputs: sigmoid activations, average pooling.
+
+    The first convolution pads by 2, so 28x28 inputs get the 32x32 geometry of
+    the original paper.
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.Sigmoid(),
+        nn.Linear(84, num_classes))
+
+
+def lenet_modern(num_classes: int = 10) -> nn.Sequential:
+    """LeNet with ReLU activations and max pooling (same layer sizes)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, num_classes))
+
+
+def init_xavier(module: nn.Module) -> None:
+    """Xavier-uniform init for ``Linear``/``Conv2d`` weights; use with ``net.apply``."""
+    if isinstance(module, (nn.Linear, nn.Conv2d)):
+        nn.init.xavier_uniform_(module.weight)
+
+
+class Residual(nn.Module):
+    """The ResNet basic block: two 3x3 convolutions with batch norm and a skip.
+
+    Args:
+        in_channels: channels of the input.
+        out_channels: channels of the output.
+        use_1x1conv: pass the skip connection through a 1x1 convolution
+            (needed when channels or resolution change).
+        stride: stride of the first convolution (and of the 1x1 convolution).
+
+    Raises:
+        ValueError: the shapes of the two branches could not match.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, use_1x1conv: bool = False,
+                 stride: int = 1) -> None:
+        super().__init__()
+        if not use_1x1conv and (in_channels != out_channels or stride != 1):
+            raise ValueError(
+                f"a block from {in_channels} to {out_channels} channels with stride "
+                f"{stride} changes the shape, so the skip connection needs "
+                "use_1x1conv=True")
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1,
+                               stride=stride, bias=False)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1,
+                               bias=False)
+        self.conv3 = (nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride,
+                                bias=False) if use_1x1conv else None)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = self.bn2(self.conv2(Y))
+        skip = self.conv3(X) if self.conv3 is not None else X
+        return F.relu(Y + skip)
+
+
+def resnet_stage(in_channels: int, out_channels: int, num_residuals: int,
+                 first_stage: bool = False) -> nn.Sequential:
+    """A stage of residual blocks; all but the first stage halve height and width."""
+    blocks = []
+    for i in range(num_residuals):
+        if i == 0 and not first_stage:
+            blocks.append(Residual(in_channels, out_channels, use_1x1conv=True, stride=2))
+        else:
+            blocks.append(Residual(out_channels, out_channels))
+    return nn.Sequential(*blocks)
+
+
+def resnet18(num_classes: int = 10, in_channels: int = 1,
+             widths: tuple[int, int, int, int] = (64, 128, 256, 512)) -> nn.Sequential:
+    """ResNet-18: a 7x7 stem, four stages of two blocks, global average pooling.
+
+    Args:
+        num_classes: outputs of the final layer.
+        in_channels: 1 for Fashion-MNIST, 3 for colour images.
+        widths: channels of the four stages (smaller widths train faster on a CPU).
+    """
+    stem = nn.Sequential(
+        nn.Conv2d(in_channels, widths[0], kernel_size=7, stride=2, padding=3, bias=False),
+        nn.BatchNorm2d(widths[0]), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    stages = [resnet_stage(widths[0], widths[0], 2, first_stage=True)]
+    stages += [resnet_stage(widths[i - 1], widths[i], 2) for i in range(1, 4)]
+    return nn.Sequential(stem, *stages, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+                         nn.Linear(widths[3], num_classes))
+
+
+def layer_summary(net: nn.Module, X: torch.Tensor) -> str:
+    """Trace ``X`` through the top-level layers of ``net``: output shape and parameters.
+
+    Args:
+        net: an ``nn.Sequential`` (or any module whose children run in order).
+        X: an example input batch.
+
+    Returns:
+        A text table, one line per layer and a total.
+    """
+    lines = [f"{'layer':<22}{'output shape':<24}{'params':>10}"]
+    total = 0
+    with torch.no_grad():
+        for name, layer in net.named_children():
+            X = layer(X)
+            n = sum(p.numel() for p in layer.parameters())
+            total += n
+            label = f"{name}: {type(layer).__name__}"
+            lines.append(f"{label:<22}{str(tuple(X.shape)):<24}{n:>10,}")
+    lines.append(f"{'total':<46}{total:>10,}")
+    return "\n".join(lines)

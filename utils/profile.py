@@ -1,0 +1,111 @@
+"""Training budgets, read from ``CNNBOOK_PROFILE`` in one place.
+
+``quick`` (the default) keeps every notebook fast enough for CI on two CPU
+cores; ``full`` uses the published-scale settings and wants a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+PROFILES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training one experiment gets.
+
+    Attributes:
+        num_epochs: passes over the training set.
+        batch_size: examples per minibatch.
+        train_size: examples drawn from the 60,000 training images (``None``: all).
+        test_size: examples drawn from the 10,000 test images (``None``: all).
+        resize: side length the 28x28 images are resized to (``None``: keep 28).
+        lr: learning rate used by the chapter for this experiment.
+    """
+
+    num_epochs: int
+    batch_size: int = 256
+    train_size: int | None = None
+    test_size: int | None = None
+    resize: int | None = None
+    lr: float = 0.1
+
+    def describe(self) -> str:
+        """One line that states the budget, for printing above a training cell."""
+        train = "all 60,000" if self.train_size is None else f"{self.train_size:,}"
+        test = "all 10,000" if self.test_size is None else f"{self.test_size:,}"
+        side = 28 if self.resize is None else self.resize
+        return (f"{self.num_epochs} epochs, batch {self.batch_size}, lr {self.lr:g}, "
+                f"train on {train} images, test on {test}, input {side}x{side}")
+
+
+# One row per experiment the book trains. `quick` fits CI on 2 CPU cores;
+# `full` reproduces the published-scale settings (use a GPU).
+_BUDGETS: dict[str, dict[str, Budget]] = {
+    "quick": {
+        "lenet": Budget(num_epochs=10, lr=0.9),
+        "lenet_modern": Budget(num_epochs=5, lr=0.1),
+        "batchnorm": Budget(num_epochs=5, lr=1.0),
+        "resnet": Budget(num_epochs=3, batch_size=128, train_size=12_000,
+                         test_size=2_000, lr=0.05),
+        "exercise": Budget(num_epochs=3, train_size=10_000, test_size=2_000, lr=0.9),
+        "exercise_deep": Budget(num_epochs=2, batch_size=128, train_size=4_000,
+                                test_size=1_000, lr=0.05),
+        "benchmark": Budget(num_epochs=2, lr=0.9),
+    },
+    "full": {
+        "lenet": Budget(num_epochs=10, lr=0.9),
+        "lenet_modern": Budget(num_epochs=10, lr=0.1),
+        "batchnorm": Budget(num_epochs=10, lr=1.0),
+        "resnet": Budget(num_epochs=10, batch_size=256, resize=96, lr=0.05),
+        "exercise": Budget(num_epochs=10, lr=0.9),
+        "exercise_deep": Budget(num_epochs=10, batch_size=256, resize=96, lr=0.05),
+        "benchmark": Budget(num_epochs=5, lr=0.9),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of budgets (``quick`` or ``full``)."""
+
+    name: str
+    budgets: dict[str, Budget] = field(repr=False)
+
+    def budget(self, experiment: str) -> Budget:
+        """Return the budget of one experiment.
+
+        Args:
+            experiment: a key such as ``"lenet"`` or ``"resnet"``.
+
+        Raises:
+            ValueError: the experiment has no budget in this profile.
+        """
+        try:
+            return self.budgets[experiment]
+        except KeyError:
+            known = ", ".join(sorted(self.budgets))
+            raise ValueError(
+                f"no budget named {experiment!r} in profile {self.name!r}; "
+                f"known budgets: {known} (add one to utils/profile.py)") from None
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the active profile.
+
+    Args:
+        name: ``"quick"`` or ``"full"``; ``None`` reads ``CNNBOOK_PROFILE``
+            and falls back to ``"quick"``.
+
+    Raises:
+        ValueError: the name is not a known profile.
+    """
+    if name is None:
+        name = os.environ.get("CNNBOOK_PROFILE", "").strip() or "quick"
+    key = name.lower()
+    if key not in _BUDGETS:
+        raise ValueError(
+            f"unknown profile {name!r}: set CNNBOOK_PROFILE to one of {', '.join(PROFILES)}")
+    return Profile(key, _BUDGETS[key])

@@ -1,0 +1,328 @@
+"""Training and evaluation loops that keep the device busy.
+
+Losses and accuracies are summed on the device and read back a few times per
+epoch, never once per batch; evaluation runs under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import nn
+
+from .plotting import LivePlot
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+class DeviceMismatchError(RuntimeError):
+    """The model and a batch sit on different devices."""
+
+
+class History(list):
+    """One record (a ``dict``) per finished epoch, as returned by :func:`train`.
+
+    Keys: ``epoch``, ``train_loss``, ``train_acc``, ``test_acc``,
+    ``examples_per_sec`` (training steps only) and ``seconds`` (the whole epoch,
+    evaluation included). ``interrupted`` is true when training was stopped
+    with Ctrl-C (or the notebook's stop button) before the last epoch.
+    """
+
+    interrupted: bool = False
+
+    @property
+    def last(self) -> dict[str, float]:
+        """The record of the last finished epoch.
+
+        Raises:
+            ValueError: no epoch finished.
+        """
+        if not self:
+            raise ValueError("the history is empty: no epoch finished")
+        return self[-1]
+
+    def table(self) -> str:
+        """A fixed-width text table of all epochs."""
+        head = f"{'epoch':>5}  {'loss':>7}  {'train acc':>9}  {'test acc':>8}  {'ex/s':>8}  {'s':>6}"
+        rows = [head] + [
+            f"{r['epoch']:>5}  {r['train_loss']:>7.4f}  {r['train_acc']:>9.3f}  "
+            f"{r['test_acc']:>8.3f}  {r['examples_per_sec']:>8.0f}  {r['seconds']:>6.1f}"
+            for r in self]
+        return "\n".join(rows)
+
+
+def model_device(net: nn.Module) -> torch.device:
+    """The device of a model's first parameter (or buffer); the CPU if it has none."""
+    for tensor in (*net.parameters(), *net.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _device_error(net: nn.Module, X: torch.Tensor, err: RuntimeError) -> DeviceMismatchError:
+    devices = sorted({str(p.device) for p in net.parameters()}) or ["(no parameters)"]
+    return DeviceMismatchError(
+        f"the model's parameters are on {', '.join(devices)} but the batch is on {X.device}: "
+        f"move both to one device, e.g. net.to(device) and "
+        f"load_fashion_mnist(..., device=device); a tensor created inside forward() "
+        f"without device=X.device causes this too. PyTorch said: {str(err).splitlines()[0]}")
+
+
+def _forward(net: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    try:
+        return net(X)
+    except RuntimeError as err:
+        if "device" in str(err) and ("Expected" in str(err) or "same device" in str(err)):
+            raise _device_error(net, X, err) from err
+        raise
+
+
+def _autocast(device: torch.device, amp: bool) -> Any:
+    if not amp or device.type != "cuda":
+        return nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
+                      device: torch.device | str | None = None, amp: bool = False) -> float:
+    """Fraction of examples in ``data_iter`` that ``net`` classifies correctly.
+
+    Runs in evaluation mode under ``torch.inference_mode()`` and restores the
+    model's previous mode afterwards.
+
+    Args:
+        net: a classifier returning logits of shape ``(batch, classes)``.
+        data_iter: iterable of ``(X, y)`` batches.
+        device: where to compute (default: where the model is).
+        amp: use mixed precision (CUDA only).
+
+    Raises:
+        ValueError: ``data_iter`` yields no examples.
+    """
+    device = torch.device(device) if device is not None else model_device(net)
+    was_training = net.training
+    net.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    total = 0
+    try:
+        with torch.inference_mode(), _autocast(device, amp):
+            for X, y in data_iter:
+                X = X.to(device, non_blocking=True)
+                y = y.to(device, non_blocking=True)
+                correct += (_forward(net, X).argmax(dim=1) == y).sum()
+                total += y.numel()
+    finally:
+        net.train(was_training)
+    if total == 0:
+        raise ValueError("data_iter yielded no examples: cannot compute accuracy")
+    return correct.item() / total
+
+
+def _make_optimizer(net: nn.Module, optimizer: str | torch.optim.Optimizer | None,
+                    lr: float | None) -> torch.optim.Optimizer:
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if lr is None or not lr > 0 or not math.isfinite(lr):
+        raise ValueError(f"lr must be a positive number, got {lr}")
+    name = (optimizer or "sgd").lower()
+    if name == "sgd":
+        return torch.optim.SGD(net.parameters(), lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(net.parameters(), lr=lr)
+    raise ValueError(f"unknown optimizer {optimizer!r}: use 'sgd', 'adam' or pass a "
+                     "torch.optim.Optimizer")
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def _fmt_rate(rate: float) -> str:
+    return f"{rate / 1000:.1f}k ex/s" if rate >= 1000 else f"{rate:.0f} ex/s"
+
+
+def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch] | None,
+          num_epochs: int, lr: float | None = None, *,
+          device: torch.device | str | None = None,
+          optimizer: str | torch.optim.Optimizer | None = None,
+          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+          plot: bool | None = None, verbose: bool = True, amp: bool | None = None,
+          channels_last: bool | None = None, compile: bool = False,
+          checks_per_epoch: int = 4) -> History:
+    """Train a classifier and return its per-epoch history.
+
+    In a notebook a live loss/accuracy figure is redrawn a few times per epoch
+    (the saved notebook keeps its last frame); in a terminal a progress line is
+    shown. One line is printed per epoch and a summary at the end.
+    Ctrl-C (the notebook's stop button) ends training cleanly: the model keeps
+    its weights and the returned history holds the finished epochs.
+
+    Args:
+        net: the model; it is moved to ``device``.
+        train_iter: iterable of ``(X, y)`` batches, e.g. from :func:`load_fashion_mnist`.
+        test_iter: batches to measure test accuracy on after every epoch (or ``None``).
+        num_epochs: number of passes over ``train_iter``.
+        lr: learning rate (needed unless ``optimizer`` is an optimizer object).
+        device: where to train (default: where the model already is).
+        optimizer: ``"sgd"`` (default), ``"adam"`` or a ready optimizer, e.g. one
+            restored from a checkpoint.
+        loss_fn: defaults to cross-entropy.
+        plot: draw the live figure (default: only in a notebook).
+        verbose: print one line per epoch and a summary.
+        amp: mixed precision on CUDA (default: on for CUDA, off elsewhere).
+        channels_last: use the channels-last memory format (default: on for CUDA).
+        compile: wrap the model in ``torch.compile``; falls back to eager mode
+            with a printed note if compiling fails.
+        checks_per_epoch: how often per epoch the running loss is read back
+            (for the plot and the NaN check).
+
+    Returns:
+        A :class:`History` with one record per finished epoch.
+
+    Raises:
+        ValueError: bad arguments (non-positive epochs or learning rate, empty data).
+        TrainingDivergedError: the loss became NaN/inf (names epoch, batch and lr).
+        DeviceMismatchError: the model and a batch are on different devices.
+    """
+    if not isinstance(num_epochs, int) or num_epochs <= 0:
+        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
+    device = torch.device(device) if device is not None else model_device(net)
+    on_cuda = device.type == "cuda"
+    amp = on_cuda if amp is None else (amp and on_cuda)
+    channels_last = on_cuda if channels_last is None else channels_last
+    net.to(device)
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    opt = _make_optimizer(net, optimizer, lr)
+    lr_shown = opt.param_groups[0]["lr"]
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    scaler = None
+    if amp and not torch.cuda.is_bf16_supported():
+        scaler = torch.amp.GradScaler("cuda")
+    model: Callable[[torch.Tensor], torch.Tensor] = net
+    if compile:
+        try:
+            model = torch.compile(net)
+        except Exception as err:  # pragma: no cover - platform dependent
+            print(f"torch.compile unavailable ({type(err).__name__}); training eagerly")
+    num_batches = len(train_iter) if hasattr(train_iter, "__len__") else None
+    plot = _in_notebook() if plot is None else plot
+    live = LivePlot(num_epochs) if plot else None
+    bar = sys.stdout.isatty() and not _in_notebook() and verbose
+    history = History()
+    start_all = time.perf_counter()
+    epoch, batch = 0, 0
+    try:
+        for epoch in range(1, num_epochs + 1):
+            net.train()
+            t0 = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+            seen = 0
+            marks = ({max(1, round(k * num_batches / checks_per_epoch))
+                      for k in range(1, checks_per_epoch + 1)} if num_batches else set())
+            for batch, (X, y) in enumerate(train_iter, start=1):
+                X = X.to(device, non_blocking=True)
+                y = y.to(device, non_blocking=True)
+                if channels_last and X.dim() == 4:
+                    X = X.contiguous(memory_format=torch.channels_last)
+                with _autocast(device, amp):
+                    try:
+                        y_hat = model(X)
+                    except RuntimeError as err:
+                        if model is not net and batch == 1 and "device" not in str(err):
+                            print(f"torch.compile failed ({type(err).__name__}); "
+                                  "training eagerly")
+                            model = net
+                            y_hat = _forward(net, X)
+                        elif "device" in str(err):
+                            raise _device_error(net, X, err) from err
+                        else:
+                            raise
+                    loss = loss_fn(y_hat, y)
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                n = y.numel()
+                seen += n
+                with torch.no_grad():
+                    loss_d = loss.detach().float()
+                    first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss_d),
+                                            batch, first_bad)
+                    loss_sum += loss_d * n
+                    correct += (y_hat.argmax(dim=1) == y).sum()
+                if batch in marks:
+                    _check_finite(first_bad, epoch, lr_shown)
+                    if live is not None:
+                        live.add_train(epoch - 1 + batch / num_batches,
+                                       loss_sum.item() / seen, correct.item() / seen)
+                    if bar:
+                        print(f"\repoch {epoch}/{num_epochs}  batch {batch}/{num_batches}  "
+                              f"loss {loss_sum.item() / seen:.3f}", end="", flush=True)
+            if seen == 0:
+                raise ValueError("train_iter yielded no batches")
+            _check_finite(first_bad, epoch, lr_shown)
+            if on_cuda:
+                torch.cuda.synchronize(device)
+            train_seconds = time.perf_counter() - t0
+            train_loss, train_acc = loss_sum.item() / seen, correct.item() / seen
+            test_acc = (evaluate_accuracy(net, test_iter, device, amp=amp)
+                        if test_iter is not None else float("nan"))
+            record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                      "test_acc": test_acc, "examples_per_sec": seen / train_seconds,
+                      "seconds": time.perf_counter() - t0}
+            history.append(record)
+            if live is not None:
+                if not marks:
+                    live.add_train(epoch, train_loss, train_acc)
+                live.add_test(epoch, test_acc)
+                live.draw(final=epoch == num_epochs)
+            if verbose:
+                print(("\r" if bar else "") +
+                      f"epoch {epoch}/{num_epochs}  loss {train_loss:.3f}  "
+                      f"train acc {train_acc:.3f}  test acc {test_acc:.3f}  "
+                      f"{_fmt_rate(record['examples_per_sec'])}  {device.type}", flush=True)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        print(f"\ninterrupted in epoch {epoch} after {batch} batches: the model keeps its "
+              f"current weights; the returned history holds {len(history)} finished epoch(s)")
+        if live is not None:
+            live.draw(final=True)
+        return history
+    if verbose:
+        total = time.perf_counter() - start_all
+        rate = sum(r["examples_per_sec"] for r in history) / len(history)
+        print(f"done: {len(history)} epochs in {total:.1f} s, final train acc "
+              f"{history.last['train_acc']:.3f}, test acc {history.last['test_acc']:.3f}, "
+              f"{_fmt_rate(rate)} on {device}")
+    return history
+
+
+def _check_finite(first_bad: torch.Tensor, epoch: int, lr: float) -> None:
+    bad = int(first_bad.item())
+    if bad >= 0:
+        raise TrainingDivergedError(
+            f"the loss became NaN or infinite in epoch {epoch}, batch {bad}, with learning "
+            f"rate {lr:g}. The learning rate is the likely cause: try a smaller one "
+            f"(e.g. {lr / 10:g}), then re-create the model, since its weights are now "
+            "non-finite.")
