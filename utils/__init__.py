@@ -40,6 +40,7 @@ from .training import (
     TrainingDivergedError,
     evaluate_accuracy,
     model_device,
+    report_result,
     train,
 )
 
@@ -50,7 +51,7 @@ __all__ = [
     "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1",
     "evaluate_accuracy", "get_fashion_mnist_labels", "get_profile", "init_xavier",
     "layer_summary", "lenet", "lenet_modern", "load_checkpoint", "load_fashion_mnist",
-    "model_device", "plot_history", "pool2d", "read_fashion_mnist", "read_idx",
+    "model_device", "plot_history", "pool2d", "read_fashion_mnist", "read_idx", "report_result",
     "resnet18", "resnet_stage", "save_checkpoint", "seed_everything", "show_images",
     "train", "try_all_gpus", "try_gpu",
 ]

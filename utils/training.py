@@ -326,3 +326,34 @@ def _check_finite(first_bad: torch.Tensor, epoch: int, lr: float) -> None:
             f"rate {lr:g}. The learning rate is the likely cause: try a smaller one "
             f"(e.g. {lr / 10:g}), then re-create the model, since its weights are now "
             "non-finite.")
+
+
+RESULT_PREFIX = "cnnbook-result "
+
+
+def report_result(model: str, history: History, profile_name: str) -> dict[str, Any]:
+    """Print one machine-readable line summarising a trained model.
+
+    The book's landing page builds its results table from these lines in the
+    committed notebooks, so no number in that table is typed by hand.
+
+    Args:
+        model: a short name, e.g. ``"LeNet (sigmoid, avg pool)"``.
+        history: what :func:`train` returned.
+        profile_name: the active profile (``get_profile().name``).
+
+    Returns:
+        The record printed.
+
+    Raises:
+        ValueError: the history is empty.
+    """
+    import json
+
+    last = history.last
+    record = {"model": model, "profile": profile_name, "epochs": len(history),
+              "test_acc": round(last["test_acc"], 4),
+              "examples_per_sec": round(sum(r["examples_per_sec"] for r in history)
+                                        / len(history))}
+    print(RESULT_PREFIX + json.dumps(record))
+    return record
