@@ -20,13 +20,26 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 
-# The website, from the committed notebook outputs (nbval keeps them true).
-book: venv
+# The website, from the committed notebook outputs (nbval keeps them true). The
+# landing page's results table is generated from the notebooks' `cnnbook-result`
+# lines; MathJax is served by the site itself, not a CDN (tools/cnnbook_sphinx.py).
+book: venv mathjax
+	$(BIN)/python tools/results_table.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "open _build/html/index.html"
 
+.PHONY: mathjax chromium
+MATHJAX_VERSION := 3.2.2
+# MathJax 3 from the npm registry into an ignored folder (once per version).
+mathjax:
+	bash tools/vendor_mathjax.sh $(MATHJAX_VERSION) _build/vendor/mathjax
+
+# Debian's Chromium for the browser test, tests/test_site.py (installed once).
+chromium:
+	bash tools/ensure_chromium.sh
+
 # pytest on tests/ and nbval on every notebook.
-test: venv
+test: venv book chromium
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
 
 # Re-execute every notebook in place under the current CNNBOOK_PROFILE.

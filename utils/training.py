@@ -77,11 +77,20 @@ def _device_error(net: nn.Module, X: torch.Tensor, err: RuntimeError) -> DeviceM
         f"without device=X.device causes this too. PyTorch said: {str(err).splitlines()[0]}")
 
 
+_DEVICE_WORDS = ("same device", "expected device", "Expected all tensors",
+                 "Placeholder storage", "should be the same")
+
+
+def _is_device_error(err: RuntimeError) -> bool:
+    """Whether PyTorch's error is about tensors on different devices."""
+    return any(words in str(err) for words in _DEVICE_WORDS)
+
+
 def _forward(net: nn.Module, X: torch.Tensor) -> torch.Tensor:
     try:
         return net(X)
     except RuntimeError as err:
-        if "device" in str(err) and ("Expected" in str(err) or "same device" in str(err)):
+        if _is_device_error(err):
             raise _device_error(net, X, err) from err
         raise
 
@@ -245,12 +254,12 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
                     try:
                         y_hat = model(X)
                     except RuntimeError as err:
-                        if model is not net and batch == 1 and "device" not in str(err):
+                        if model is not net and batch == 1 and not _is_device_error(err):
                             print(f"torch.compile failed ({type(err).__name__}); "
                                   "training eagerly")
                             model = net
                             y_hat = _forward(net, X)
-                        elif "device" in str(err):
+                        elif _is_device_error(err):
                             raise _device_error(net, X, err) from err
                         else:
                             raise

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import gzip
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+
+import utils
+from utils.data import _CACHE
+
+
+def copy_raw(src: Path, dst: Path) -> Path:
+    raw = dst / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (src / "FashionMNIST" / "raw").iterdir():
+        if not f.name.endswith(".gz"):
+            shutil.copy(f, raw / f.name)
+    return raw
+
+
+def test_load_shapes_dtypes_and_ranges(data_root):
+    train_iter, test_iter = utils.load_fashion_mnist(1000, root=data_root)
+    assert train_iter.num_examples == 60_000 and test_iter.num_examples == 10_000
+    assert len(train_iter) == 60 and len(test_iter) == 10
+    X, y = next(iter(train_iter))
+    assert X.shape == (1000, 1, 28, 28) and X.dtype == torch.float32
+    assert y.shape == (1000,) and y.dtype == torch.int64
+    assert 0.0 <= X.min() and X.max() <= 1.0 and X.max() > 0.5
+    counts = torch.bincount(test_iter.labels, minlength=10)
+    assert counts.tolist() == [1000] * 10  # every class has 1,000 test images
+
+
+def test_env_variable_is_used(data_root, monkeypatch):
+    monkeypatch.setenv("CNNBOOK_DATA", str(data_root))
+    root, may_download = utils.data.resolve_data_root()
+    assert root == data_root and not may_download
+
+
+def test_subset_resize_and_seeded_shuffle(data_root):
+    a, test = utils.load_fashion_mnist(32, resize=40, root=data_root, train_size=100,
+                                       test_size=50, seed=3)
+    b, _ = utils.load_fashion_mnist(32, resize=40, root=data_root, train_size=100,
+                                    test_size=50, seed=3)
+    assert a.num_examples == 100 and test.num_examples == 50
+    Xa, ya = next(iter(a))
+    Xb, yb = next(iter(b))
+    assert Xa.shape == (32, 1, 40, 40)
+    assert torch.equal(Xa, Xb) and torch.equal(ya, yb)  # same seed, same batches
+    Xa2, _ = next(iter(a))  # second pass: a new permutation
+    assert not torch.equal(Xa, Xa2)
+    assert [len(y) for _, y in a] == [32, 32, 32, 4]
+    seen = torch.cat([y for _, y in a])
+    assert torch.equal(seen.sort().values, a.labels.sort().values)  # each example once
+
+
+def test_gzipped_files_are_read(data_root, tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    src = data_root / "FashionMNIST" / "raw"
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        with open(src / name, "rb") as f, gzip.open(raw / f"{name}.gz", "wb") as g:
+            g.write(f.read())
+    images, labels = utils.read_fashion_mnist("test", root=tmp_path)
+    ref_images, ref_labels = utils.read_fashion_mnist("test", root=data_root)
+    assert torch.equal(images, ref_images) and torch.equal(labels, ref_labels)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"batch_size": 0}, "batch_size must be positive, got 0"),
+    ({"batch_size": 8, "resize": 0}, "resize must be a positive"),
+    ({"batch_size": 8, "train_size": 60_001}, "train_size must be between 1 and 60000"),
+    ({"batch_size": 8, "test_size": 0}, "test_size must be between 1 and 10000"),
+])
+def test_bad_arguments(data_root, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        utils.load_fashion_mnist(root=data_root, **kwargs)
+
+
+def test_missing_files_name_the_variable_and_layout(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNBOOK_DATA", str(tmp_path))
+    with pytest.raises(utils.DataError) as info:
+        utils.load_fashion_mnist(64)
+    msg = str(info.value)
+    assert "CNNBOOK_DATA" in msg and "train-images-idx3-ubyte" in msg
+    assert str(tmp_path / "FashionMNIST" / "raw") in msg
+
+
+def test_offline_without_data_or_cache_fails_clearly(tmp_path, monkeypatch):
+    """CNNBOOK_DATA unset, empty cache, no network: torchvision's download fails."""
+    monkeypatch.delenv("CNNBOOK_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable (simulated offline)")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(utils.DataError) as info:
+        utils.load_fashion_mnist(64)
+    msg = str(info.value)
+    assert "downloading Fashion-MNIST" in msg and "failed" in msg
+    assert "Set CNNBOOK_DATA to the folder that holds FashionMNIST/" in msg
+
+
+def test_truncated_file_is_detected(data_root, tmp_path):
+    raw = copy_raw(data_root, tmp_path)
+    path = raw / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(utils.DataError, match="truncated") as info:
+        utils.read_fashion_mnist("test", root=tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_wrong_magic_number_is_detected(data_root, tmp_path):
+    raw = copy_raw(data_root, tmp_path)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    images = raw / "t10k-images-idx3-ubyte"
+    labels.write_bytes(images.read_bytes()[:16] + labels.read_bytes()[16:])
+    with pytest.raises(utils.DataError, match="magic number 2051") as info:
+        utils.read_fashion_mnist("test", root=tmp_path)
+    assert "t10k-labels-idx1-ubyte" in str(info.value)
+
+
+def test_corrupt_gzip_is_detected(data_root, tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    shutil.copy(data_root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte", raw)
+    with pytest.raises(utils.DataError, match="cannot read"):
+        utils.read_fashion_mnist("test", root=tmp_path)
+
+
+def test_unknown_split_and_labels():
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        utils.read_fashion_mnist("valid")
+    assert utils.get_fashion_mnist_labels([0, 9]) == ["t-shirt", "ankle boot"]
+    assert utils.get_fashion_mnist_labels(torch.tensor([1])) == ["trouser"]
+    with pytest.raises(ValueError, match="labels are 0..9"):
+        utils.get_fashion_mnist_labels([10])
+
+
+def test_cache_is_reused(data_root):
+    utils.read_fashion_mnist("test", root=data_root)
+    n = len(_CACHE)
+    utils.read_fashion_mnist("test", root=data_root)
+    assert len(_CACHE) == n
+
+
+def test_device_loader_validation():
+    images = torch.zeros(10, 28, 28, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="10 images but 9 labels"):
+        utils.DeviceLoader(images, torch.zeros(9, dtype=torch.int64), 4)
+    loader = utils.DeviceLoader(images, torch.zeros(10, dtype=torch.int64), 4, drop_last=True)
+    assert len(loader) == 2 and sum(len(y) for _, y in loader) == 8
+    assert "10 examples" in repr(loader)

@@ -1,0 +1,140 @@
+"""Profiles, devices, plotting and models."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import utils
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_profile_from_environment(monkeypatch):
+    monkeypatch.delenv("CNNBOOK_PROFILE", raising=False)
+    assert utils.get_profile().name == "quick"
+    monkeypatch.setenv("CNNBOOK_PROFILE", "FULL")
+    assert utils.get_profile().name == "full"
+    monkeypatch.setenv("CNNBOOK_PROFILE", "fast")
+    with pytest.raises(ValueError, match="unknown profile 'fast'.*quick, full"):
+        utils.get_profile()
+
+
+def test_budgets_exist_in_both_profiles_and_describe():
+    quick, full = utils.get_profile("quick"), utils.get_profile("full")
+    assert set(quick.budgets) == set(full.budgets)
+    for name, budget in quick.budgets.items():
+        assert budget.num_epochs > 0 and budget.batch_size > 0 and budget.lr > 0
+        assert full.budget(name).num_epochs >= budget.num_epochs
+    assert full.budget("lenet").describe().startswith("10 epochs, batch 256, lr 0.9")
+    with pytest.raises(ValueError, match="no budget named 'vgg'"):
+        quick.budget("vgg")
+
+
+def test_devices_on_this_machine():
+    device = utils.try_gpu()
+    assert device.type in {"cuda", "mps", "cpu"}
+    if not torch.cuda.is_available():
+        assert utils.try_gpu(5).type in {"cpu", "mps"}
+    assert len(utils.try_all_gpus()) >= 1
+    with pytest.raises(ValueError, match="GPU index must be >= 0"):
+        utils.try_gpu(-1)
+
+
+def test_seed_everything_repeats_random_numbers():
+    utils.seed_everything(7)
+    a = torch.rand(3)
+    gen = utils.seed_everything(7)
+    assert torch.equal(a, torch.rand(3))
+    assert torch.equal(torch.rand(2, generator=gen), torch.rand(2, generator=utils.seed_everything(7)))
+
+
+def test_import_has_no_side_effects():
+    code = ("import random, torch, matplotlib; s = torch.random.get_rng_state(); "
+            "r = random.getstate(); rc = dict(matplotlib.rcParams); import utils; "
+            "assert torch.equal(s, torch.random.get_rng_state()); "
+            "assert r == random.getstate(); assert rc == dict(matplotlib.rcParams)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+
+
+def test_public_functions_have_docstrings_and_no_star_imports():
+    for path in (REPO / "utils").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert all(alias.name != "*" for alias in node.names), path
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                if node in tree.body:
+                    assert ast.get_docstring(node), f"{path.name}: {node.name} has no docstring"
+
+
+def test_show_images_grid_and_errors():
+    fig = utils.show_images(torch.rand(5, 1, 28, 28), 2, 3, titles=list("abcde"))
+    assert isinstance(fig, Figure)
+    axes = fig.get_axes()
+    assert len(axes) == 6 and [ax.get_title() for ax in axes[:5]] == list("abcde")
+    assert not axes[5].images  # the sixth cell stays empty
+    fig = utils.show_images(torch.rand(2, 3, 8, 8), 1, 2)
+    assert fig.get_axes()[0].images[0].get_array().shape == (8, 8, 3)
+    with pytest.raises(ValueError, match="2 titles for 3 images"):
+        utils.show_images(torch.rand(3, 8, 8), 1, 3, titles=["a", "b"])
+    with pytest.raises(ValueError, match="must be positive"):
+        utils.show_images(torch.rand(3, 8, 8), 0, 3)
+
+
+def test_history_plots():
+    history = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5 + e / 10,
+                "test_acc": 0.4 + e / 10} for e in (1, 2, 3)]
+    fig = utils.plot_history(history, title="demo")
+    loss_ax, acc_ax = fig.get_axes()
+    assert loss_ax.get_xlabel() == "epoch" and acc_ax.get_ylim() == (0.0, 1.0)
+    assert len(acc_ax.get_lines()) == 2
+    fig = utils.compare_histories({"a": history, "b": history})
+    assert [t.get_text() for t in fig.get_axes()[0].get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match="history is empty"):
+        utils.plot_history([])
+    with pytest.raises(ValueError, match="no 'val_acc' values"):
+        utils.compare_histories({"a": history}, metric="val_acc")
+
+
+def test_lenet_shapes_and_parameters():
+    X = torch.zeros(2, 1, 28, 28)
+    for make in (utils.lenet, utils.lenet_modern):
+        net = make()
+        assert net(X).shape == (2, 10)
+        assert sum(p.numel() for p in net.parameters()) == 61_706
+    table = utils.layer_summary(utils.lenet(), X[:1])
+    assert "(1, 16, 5, 5)" in table and table.splitlines()[-1].endswith("61,706")
+
+
+def test_xavier_init_changes_conv_and_linear_weights_only():
+    net = utils.lenet()
+    before = [p.clone() for p in net.parameters()]
+    torch.manual_seed(0)
+    net.apply(utils.init_xavier)
+    changed = [not torch.equal(a, b) for a, b in zip(before, net.parameters())]
+    assert changed == [True, False] * 5  # weights re-drawn, biases kept
+
+
+def test_residual_blocks_and_resnet18():
+    X = torch.randn(4, 3, 6, 6)
+    assert utils.Residual(3, 3)(X).shape == (4, 3, 6, 6)
+    assert utils.Residual(3, 6, use_1x1conv=True, stride=2)(X).shape == (4, 6, 3, 3)
+    with pytest.raises(ValueError, match="needs use_1x1conv=True"):
+        utils.Residual(3, 6)
+    net = utils.resnet18()
+    assert net(torch.zeros(2, 1, 96, 96)).shape == (2, 10)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    n_params = sum(p.numel() for p in net.parameters())
+    assert 11_000_000 < n_params < 11_300_000  # ResNet-18 has about 11.2M parameters
+    small = utils.resnet18(widths=(16, 32, 64, 128))
+    assert small(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

@@ -1,0 +1,105 @@
+"""Notebook hygiene: what nbval cannot see, checked on the committed files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(p for d in ("chapters", "exercises") for p in (REPO / d).glob("*.ipynb"))
+SETUP = (REPO / "tools" / "setup_cell.py").read_text().strip()
+MARKERS = {"# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_CHECK_OUTPUT",
+           "# NBVAL_RAISES_EXCEPTION"}
+LOCAL_PATHS = sorted({str(REPO) + "/", str(REPO.parent) + "/", os.path.expanduser("~") + "/",
+                      tempfile.gettempdir() + "/"} - {"//"})
+TRAINING_CALL = re.compile(r"\b(utils\.)?train\(")
+
+
+def cells(path: Path, kind: str | None = None) -> list[dict]:
+    nb = json.loads(path.read_text())
+    return [c for c in nb["cells"] if kind is None or c["cell_type"] == kind]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def ids(paths):
+    return [str(p.relative_to(REPO)) for p in paths]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks under chapters/ or exercises/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_executed_in_order_without_errors(path):
+    counts = []
+    for i, cell in enumerate(cells(path, "code")):
+        if not source(cell).strip():
+            continue
+        assert cell["execution_count"] is not None, f"code cell {i} was never executed"
+        counts.append(cell["execution_count"])
+        for out in cell["outputs"]:
+            where = f"code cell {i}"
+            assert out["output_type"] != "error", f"{where} has an error output"
+            assert not (out["output_type"] == "stream" and out["name"] == "stderr"), \
+                f"{where} wrote to stderr: {''.join(out['text'])[:200]!r}"
+            data = out.get("data", {})
+            assert "application/vnd.jupyter.widget-view+json" not in data, \
+                f"{where} has a widget output"
+            text = "".join(out.get("text", "")) + "".join(data.get("text/plain", ""))
+            for local in LOCAL_PATHS:
+                assert local not in text, f"{where} shows the local path {local}"
+    assert counts == list(range(1, len(counts) + 1)), "not executed top to bottom once"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_shape_of_the_notebook(path):
+    markdown = cells(path, "markdown")
+    code = cells(path, "code")
+    assert markdown and source(markdown[0]).startswith("# "), "first cell must be the title"
+    titles = [line for c in markdown for line in source(c).splitlines()
+              if line.startswith("# ")]
+    assert len(titles) == 1, f"one '# ' title per notebook, found {titles}"
+    assert source(code[0]).strip() == SETUP, "first code cell must be tools/setup_cell.py"
+    if path.parent.name == "chapters":
+        headings = [line.strip() for c in markdown for line in source(c).splitlines()]
+        assert "## Summary" in headings and "## Exercises" in headings
+
+
+def test_setup_cell_and_config_share_the_repository_url():
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    url = re.search(r'REPO_URL = "([^"]+)"', SETUP).group(1)
+    assert url == config["repository"]["url"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_ignored_outputs_are_followed_by_asserts(path):
+    """A training cell whose output nbval ignores is followed by a checking cell."""
+    code = [c for c in cells(path, "code") if source(c).strip()]
+    for i, cell in enumerate(code):
+        first = source(cell).splitlines()[0]
+        if first.startswith("# NBVAL"):
+            assert first in MARKERS, f"cell {i}: nbval markers must stand alone: {first!r}"
+        if first == "# NBVAL_IGNORE_OUTPUT" and TRAINING_CALL.search(source(cell)):
+            following = source(code[i + 1]) if i + 1 < len(code) else ""
+            assert "assert" in following, (
+                f"code cell {i} trains with its output ignored; the next code cell must "
+                "assert what has to hold (e.g. an accuracy floor)")
+
+
+def test_every_chapter_has_exercises_and_is_in_the_toc():
+    chapters = {p.name for p in (REPO / "chapters").glob("*.ipynb")}
+    exercises = {p.name for p in (REPO / "exercises").glob("*.ipynb")}
+    assert chapters == exercises
+    toc = (REPO / "_toc.yml").read_text()
+    for path in NOTEBOOKS:
+        entry = str(path.relative_to(REPO).with_suffix(""))
+        assert f"file: {entry}\n" in toc + "\n", f"{entry} is not in _toc.yml"

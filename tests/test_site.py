@@ -1,0 +1,296 @@
+"""The built website in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+`make test` builds the book first (`make book`) and installs Chromium when it is
+missing (`tools/ensure_chromium.sh`). The site in _build/html is served on
+127.0.0.1 from a thread; any request to another host is blocked and reported, so
+the test also proves that the site works offline (MathJax, fonts and scripts
+are served by the site itself). Screenshots of the landing page and a chapter
+go to _build/screenshots/.
+
+Where Chromium, Playwright or the built site is missing the tests skip, except
+under CI=true, where they fail with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = REPO / "_build" / "html"
+SHOTS = REPO / "_build" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Text that must never reach a reader: tracebacks, widget placeholders, local paths.
+BAD_OUTPUT = re.compile(r"Traceback \(most recent call last\)|Loading widget|"
+                        r"(?<![\w.])(/home/|/root/|/tmp/|/work/|/Users/|[A-Z]:\\Users\\)")
+FIGURE_REPR = re.compile(r"<(Figure size [\d.]+x[\d.]+ with \d+ Axes|matplotlib\.[\w.]+ object at)")
+
+
+def _unavailable(reason: str) -> None:
+    """Fail under CI (the check must run there), skip elsewhere."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _config() -> dict:
+    return yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+
+
+def toc_files() -> list[str]:
+    """Every page in _toc.yml, in reading order, as paths without suffix."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+        walk(part.get("chapters", []))
+    return files
+
+
+def expected_colab_url(notebook: str) -> str:
+    """The Colab link Jupyter Book should make from `repository` and `launch_buttons`."""
+    config = _config()
+    repo = urllib.parse.urlparse(config["repository"]["url"]).path.strip("/")
+    book = config["repository"].get("path_to_book", "").strip("/")
+    path = f"{book}/{notebook}" if book else notebook
+    colab = config["launch_buttons"]["colab_url"].rstrip("/")
+    return f"{colab}/github/{repo}/blob/{config['repository']['branch']}/{path}.ipynb"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """_build/html served on a free port of 127.0.0.1 for the whole module."""
+    if not (SITE / "intro.html").is_file():
+        _unavailable(f"no built site in {SITE}: run `make book` first")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        _unavailable("Debian's chromium is not installed and tools/ensure_chromium.sh "
+                     "could not install it (needs root, apt-get and Debian's package "
+                     "registry): the browser test cannot run")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright's Python package is missing: run `make venv`")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class PageVisit:
+    """Opens pages in fresh tabs that record console errors, failed and off-site requests."""
+
+    def __init__(self, browser: object, base_url: str) -> None:
+        self.base = base_url
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.route("**/*", self._route)
+        self.page = None
+        self.problems: list[str] = []
+
+    def _route(self, route: object) -> None:
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:
+            self.problems.append(f"off-site request: {route.request.url}")
+            route.abort()
+
+    def _console(self, msg: object) -> None:
+        if msg.type == "error":
+            self.problems.append(f"console error: {msg.text}")
+
+    def _response(self, resp: object) -> None:
+        if resp.status >= 400:
+            self.problems.append(f"HTTP {resp.status}: {resp.url}")
+
+    def open(self, path: str) -> list[str]:
+        """Load a page in a new tab, wait for MathJax, return what went wrong."""
+        if self.page is not None:
+            self.page.close()
+        self.problems = []
+        self.page = page = self.context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
+        page.on("requestfailed", lambda req: self.problems.append(
+            f"request failed: {req.url} ({req.failure})"))
+        page.on("response", self._response)
+        page.goto(self.base + path, wait_until="load")
+        page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                      " ? MathJax.startup.promise.then(() => true) : true")
+        return self.problems
+
+
+@pytest.fixture(scope="module")
+def visit(browser: object, base_url: str) -> Iterator[PageVisit]:
+    tab = PageVisit(browser, base_url)
+    yield tab
+    tab.context.close()
+
+
+# What one page must satisfy once loaded, checked in the page itself.
+PAGE_CHECK = """() => {
+  const main = document.querySelector('main') || document.body;
+  const images = Array.from(document.images)
+      .filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src);
+  const math = Array.from(main.querySelectorAll('.math'));
+  const unrendered = math.filter(el => !el.querySelector('mjx-container'))
+      .map(el => el.textContent.trim().slice(0, 60));
+  const mathErrors = Array.from(main.querySelectorAll('mjx-merror'))
+      .map(el => el.getAttribute('data-mjx-error') || el.textContent);
+  const outputs = Array.from(main.querySelectorAll('.cell_output > .output'));
+  const empty = outputs.filter(el => !el.innerText.trim()
+      && !el.querySelector('img, svg, table, mjx-container, canvas')).length;
+  return {
+    images, unrendered, mathErrors, empty,
+    mjx: main.querySelectorAll('mjx-container').length,
+    math: math.length,
+    outputText: outputs.map(el => el.innerText).join('\\n'),
+    stderr: main.querySelectorAll('.output.stderr').length,
+    errors: main.querySelectorAll('.output.error, .output.traceback').length,
+    widgets: main.querySelectorAll('.jupyter-widgets, [data-jupyter-widgets-cdn]').length,
+  };
+}"""
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_html_loads_nothing_from_other_hosts() -> None:
+    """No page asks another host for a script, stylesheet or font (a CDN)."""
+    if not (SITE / "intro.html").is_file():
+        _unavailable(f"no built site in {SITE}: run `make book` first")
+    remote = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=\"(https?:)?//", re.I)
+    offenders = []
+    for page in sorted(SITE.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        for match in remote.finditer(html):
+            tag = html[match.start():html.find(">", match.start()) + 1]
+            if match.group(1).lower() == "link" and "stylesheet" not in tag and "preload" not in tag:
+                continue  # <link rel="canonical"> and the like load nothing
+            offenders.append(f"{page.relative_to(SITE)}: {tag}")
+    assert not offenders, "remote resources:\n" + "\n".join(offenders)
+
+
+def test_every_page_renders_cleanly(visit: PageVisit) -> None:
+    """Every page: no console errors, images load, math is typeset, outputs are clean."""
+    pages, failures, math_pages = [], [], []
+    for page in sorted(SITE.rglob("*.html")):
+        path = page.relative_to(SITE).as_posix()
+        if path.startswith("_"):
+            continue
+        refresh = re.search(r'http-equiv="refresh" content="\d+; ?url=([^"]+)"',
+                            page.read_text(encoding="utf-8"), re.I)
+        if refresh:  # index.html: a redirect to the root page, nothing to render
+            if not (page.parent / refresh.group(1)).is_file():
+                failures.append(f"{path}: redirects to a missing {refresh.group(1)}")
+            continue
+        pages.append(path)
+    toc_pages = {f + ".html" for f in toc_files()}
+    assert toc_pages <= set(pages), f"pages missing from the site: {toc_pages - set(pages)}"
+    for path in pages:
+        problems = list(visit.open(path))
+        state = visit.page.evaluate(PAGE_CHECK)
+        if state["images"]:
+            problems.append(f"images that did not load: {state['images']}")
+        if state["unrendered"]:
+            problems.append(f"formulas MathJax did not render: {state['unrendered']}")
+        if state["mathErrors"]:
+            problems.append(f"TeX errors: {state['mathErrors']}")
+        if state["empty"]:
+            problems.append(f"{state['empty']} empty output placeholder(s)")
+        if state["stderr"] or state["errors"] or state["widgets"]:
+            problems.append(f"stderr/error/widget outputs: {state['stderr']}/"
+                            f"{state['errors']}/{state['widgets']}")
+        for pattern in (BAD_OUTPUT, FIGURE_REPR):
+            found = pattern.search(state["outputText"])
+            if found:
+                problems.append(f"output shows {found.group(0)!r}")
+        if state["math"]:
+            math_pages.append(path)
+        failures += [f"{path}: {p}" for p in problems]
+    assert not failures, "\n".join(failures)
+    assert "intro.html" in math_pages, "the landing page's formula was not found"
+
+
+def test_sidebar_links_resolve(visit: PageVisit, base_url: str) -> None:
+    """The sidebar lists every page of _toc.yml, and each of its links answers 200."""
+    assert not visit.open("intro.html")
+    hrefs = visit.page.eval_on_selector_all(
+        "nav.bd-docs-nav a.reference", "els => els.map(a => a.href)")
+    assert hrefs, "no sidebar links found"
+    statuses = {}
+    for href in hrefs:
+        with urllib.request.urlopen(href.split("#")[0], timeout=10) as resp:
+            statuses[href] = resp.status
+    assert all(s == 200 for s in statuses.values()), statuses
+    linked = {urllib.parse.urlparse(h).path.lstrip("/").removesuffix(".html") for h in hrefs}
+    missing = set(toc_files()[1:]) - linked  # the root page is the logo link
+    assert not missing, f"pages of _toc.yml not in the sidebar: {sorted(missing)}"
+
+
+def test_colab_button_points_at_the_notebook_on_main(visit: PageVisit) -> None:
+    chapter = next(f for f in toc_files() if f.startswith("chapters/"))
+    assert not visit.open(chapter + ".html")
+    links = visit.page.eval_on_selector_all(
+        "a[href*='colab.research.google.com']", "els => els.map(a => a.href)")
+    assert links == [expected_colab_url(chapter)]
+
+
+def test_search_finds_convolution(visit: PageVisit) -> None:
+    assert not visit.open("search.html?q=convolution")
+    visit.page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+    hits = visit.page.eval_on_selector_all("#search-results ul.search li a",
+                                           "els => els.map(a => a.textContent)")
+    assert hits, "the search page found nothing for 'convolution'"
+
+
+def test_screenshots(visit: PageVisit) -> None:
+    """Full-page screenshots of the landing page and the first chapter, to look at."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    chapter = next(f for f in toc_files() if f.startswith("chapters/"))
+    for name, path in [("landing", "intro.html"), ("chapter", chapter + ".html")]:
+        assert not visit.open(path)
+        out = SHOTS / f"{name}.png"
+        visit.page.screenshot(path=str(out), full_page=True)
+        assert out.stat().st_size > 10_000

@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import make_loaders, small_net
+
+import utils
+
+TIMING_KEYS = {"examples_per_sec", "seconds"}
+
+
+def fit(seed: int = 0, epochs: int = 3, lr: float = 0.5, **kwargs):
+    utils.seed_everything(seed)
+    train_iter, test_iter = make_loaders(seed=seed)
+    net = small_net()
+    history = utils.train(net, train_iter, test_iter, epochs, lr, plot=False,
+                          verbose=False, **kwargs)
+    return net, history, test_iter
+
+
+def test_history_records_and_learning():
+    net, history, test_iter = fit()
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert set(history.last) == {"epoch", "train_loss", "train_acc", "test_acc"} | TIMING_KEYS
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history.last["test_acc"] > 0.5  # chance is 0.1 on this easy task
+    assert history.last["test_acc"] == utils.evaluate_accuracy(net, test_iter)
+    assert not history.interrupted
+    assert history.table().splitlines()[0].split()[:2] == ["epoch", "loss"]
+
+
+def test_runs_with_same_seed_are_identical():
+    """Two seeded runs on the CPU give the same history (timings aside)."""
+    _, h1, _ = fit(seed=1)
+    _, h2, _ = fit(seed=1)
+    strip = [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in h1]
+    assert strip == [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in h2]
+    _, h3, _ = fit(seed=2)
+    assert h3[0]["train_loss"] != h1[0]["train_loss"]
+
+
+def test_real_data_determinism(data_root):
+    """Same as above on a slice of Fashion-MNIST with LeNet, as a notebook does."""
+    def run():
+        utils.seed_everything(0)
+        train_iter, test_iter = utils.load_fashion_mnist(
+            128, root=data_root, train_size=1024, test_size=256)
+        net = utils.lenet()
+        net.apply(utils.init_xavier)
+        return utils.train(net, train_iter, test_iter, 2, 0.9, plot=False, verbose=False)
+    a, b = run(), run()
+    assert [r["train_loss"] for r in a] == [r["train_loss"] for r in b]
+    assert [r["test_acc"] for r in a] == [r["test_acc"] for r in b]
+
+
+def test_nan_loss_names_epoch_batch_and_lr():
+    with pytest.raises(utils.TrainingDivergedError) as info:
+        fit(lr=1e30, epochs=2)
+    msg = str(info.value)
+    assert "epoch 1, batch" in msg and "learning rate 1e+30" in msg
+    assert "try a smaller one" in msg
+
+
+def test_nan_in_a_later_batch_is_located():
+    train_iter, _ = make_loaders()
+
+    class PoisonAt:
+        def __init__(self, k):
+            self.k = k
+
+        def __len__(self):
+            return len(train_iter)
+
+        def __iter__(self):
+            for i, (X, y) in enumerate(train_iter, start=1):
+                yield (X * float("nan") if i == self.k else X), y
+
+    with pytest.raises(utils.TrainingDivergedError, match="epoch 1, batch 5,"):
+        utils.train(small_net(), PoisonAt(5), None, 1, 0.1, plot=False, verbose=False)
+
+
+def test_keyboard_interrupt_keeps_model_and_history(capsys):
+    train_iter, test_iter = make_loaders()
+
+    class StopInSecondEpoch:
+        def __init__(self):
+            self.passes = 0
+
+        def __len__(self):
+            return len(train_iter)
+
+        def __iter__(self):
+            self.passes += 1
+            for i, batch in enumerate(train_iter):
+                if self.passes == 2 and i == 3:
+                    raise KeyboardInterrupt
+                yield batch
+
+    net = small_net()
+    history = utils.train(net, StopInSecondEpoch(), test_iter, 5, 0.5, plot=False)
+    assert history.interrupted and len(history) == 1
+    assert "interrupted in epoch 2" in capsys.readouterr().out
+    assert utils.evaluate_accuracy(net, test_iter) > 0.1  # the model is still usable
+
+
+def test_device_mismatch_says_which_is_where():
+    net = small_net().to("meta")
+    X = torch.zeros(2, 1, 28, 28)
+    with pytest.raises(utils.DeviceMismatchError) as info:
+        utils.training._forward(net, X)
+    msg = str(info.value)
+    assert "parameters are on meta" in msg and "batch is on cpu" in msg
+
+
+def test_tensor_created_on_wrong_device_inside_forward():
+    class Bad(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 2)
+
+        def forward(self, X):
+            return self.lin(X) + torch.zeros(2, device="meta")
+
+    with pytest.raises(utils.DeviceMismatchError, match="inside forward"):
+        utils.training._forward(Bad(), torch.zeros(3, 4))
+
+
+def test_bad_arguments():
+    train_iter, test_iter = make_loaders()
+    with pytest.raises(ValueError, match="num_epochs must be a positive integer"):
+        utils.train(small_net(), train_iter, test_iter, 0, 0.1)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        utils.train(small_net(), train_iter, test_iter, 1, -1.0)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        utils.train(small_net(), train_iter, test_iter, 1, 0.1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="yielded no examples"):
+        utils.evaluate_accuracy(small_net(), [])
+    with pytest.raises(ValueError, match="history is empty"):
+        utils.History().last
+
+
+def test_adam_and_optimizer_objects():
+    net = small_net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    train_iter, test_iter = make_loaders()
+    history = utils.train(net, train_iter, test_iter, 2, optimizer=opt, plot=False,
+                          verbose=False)
+    assert history.last["test_acc"] > 0.3
+
+
+def test_evaluate_restores_training_mode():
+    net = small_net()
+    _, test_iter = make_loaders()
+    net.train()
+    utils.evaluate_accuracy(net, test_iter)
+    assert net.training
+    net.eval()
+    utils.evaluate_accuracy(net, test_iter)
+    assert not net.training
+
+
+def test_printed_lines(capsys):
+    utils.seed_everything(0)
+    train_iter, test_iter = make_loaders()
+    utils.train(small_net(), train_iter, test_iter, 2, 0.5, plot=False)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("epoch 1/2  loss ") and out[0].endswith("cpu")
+    assert out[-1].startswith("done: 2 epochs in ")
+
+
+def test_live_plot_in_a_notebook_is_updated_in_place(monkeypatch):
+    """In a notebook the figure is displayed once and then updated (one saved image)."""
+    calls = []
+
+    class Handle:
+        def update(self, fig):
+            calls.append(("update", fig))
+
+    def fake_display(fig, display_id=False):
+        calls.append(("display", fig))
+        return Handle()
+
+    import IPython.display
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    train_iter, test_iter = make_loaders()
+    plot = utils.LivePlot(3, min_interval=0.0)
+    monkeypatch.setattr(utils.training, "LivePlot", lambda n: plot)
+    utils.train(small_net(), train_iter, test_iter, 3, 0.5, plot=True, verbose=False)
+    assert [c[0] for c in calls][0] == "display"
+    assert all(kind == "update" for kind, _ in calls[1:]) and len(calls) >= 3
+    assert len(plot.test_acc) == 3 and len(plot.train_x) >= 3
+
+
+def test_report_result(capsys):
+    _, history, _ = fit(epochs=1)
+    record = utils.report_result("tiny", history, "quick")
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(utils.training.RESULT_PREFIX)
+    assert json.loads(line[len(utils.training.RESULT_PREFIX):]) == record
+    assert record["epochs"] == 1 and record["test_acc"] == round(history.last["test_acc"], 4)
