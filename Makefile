@@ -23,9 +23,11 @@ $(BIN)/.installed: requirements.txt
 # The website, from the committed notebook outputs (nbval keeps them true). The
 # landing page's results table is generated from the notebooks' `cnnbook-result`
 # lines; MathJax is served by the site itself, not a CDN (tools/cnnbook_sphinx.py).
+# --all rereads every page (seconds), so every warning fails every build and
+# changes to _static/ always land.
 book: venv mathjax
 	$(BIN)/python tools/results_table.py
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "open _build/html/index.html"
 
 .PHONY: mathjax chromium

@@ -83,13 +83,26 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a tab closed mid-download (BrokenPipeError): the browser side reports real failures
+
+
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """_build/html served on a free port of 127.0.0.1 for the whole module."""
+def site() -> Path:
+    """The built website, _build/html."""
     if not (SITE / "intro.html").is_file():
         _unavailable(f"no built site in {SITE}: run `make book` first")
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Path) -> Iterator[str]:
+    """_build/html served on a free port of 127.0.0.1 for the whole module."""
     handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -169,7 +182,7 @@ def visit(browser: object, base_url: str) -> Iterator[PageVisit]:
 
 
 # What one page must satisfy once loaded, checked in the page itself.
-PAGE_CHECK = """() => {
+PAGE_CHECK = r"""() => {
   const main = document.querySelector('main') || document.body;
   const images = Array.from(document.images)
       .filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src);
@@ -178,14 +191,16 @@ PAGE_CHECK = """() => {
       .map(el => el.textContent.trim().slice(0, 60));
   const mathErrors = Array.from(main.querySelectorAll('mjx-merror'))
       .map(el => el.getAttribute('data-mjx-error') || el.textContent);
+  const prose = main.cloneNode(true);
+  prose.querySelectorAll('pre, code, .highlight, mjx-container').forEach(el => el.remove());
+  const rawTex = (prose.textContent.match(/\$\$|\\\(|\\\[/g) || []).length;
   const outputs = Array.from(main.querySelectorAll('.cell_output > .output'));
   const empty = outputs.filter(el => !el.innerText.trim()
       && !el.querySelector('img, svg, table, mjx-container, canvas')).length;
   return {
-    images, unrendered, mathErrors, empty,
-    mjx: main.querySelectorAll('mjx-container').length,
+    images, unrendered, mathErrors, empty, rawTex,
     math: math.length,
-    outputText: outputs.map(el => el.innerText).join('\\n'),
+    outputText: outputs.map(el => el.innerText).join('\n'),
     stderr: main.querySelectorAll('.output.stderr').length,
     errors: main.querySelectorAll('.output.error, .output.traceback').length,
     widgets: main.querySelectorAll('.jupyter-widgets, [data-jupyter-widgets-cdn]').length,
@@ -196,19 +211,18 @@ PAGE_CHECK = """() => {
 # --------------------------------------------------------------------------- tests
 
 
-def test_html_loads_nothing_from_other_hosts() -> None:
+def test_html_loads_nothing_from_other_hosts(site: Path) -> None:
     """No page asks another host for a script, stylesheet or font (a CDN)."""
-    if not (SITE / "intro.html").is_file():
-        _unavailable(f"no built site in {SITE}: run `make book` first")
     remote = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=\"(https?:)?//", re.I)
     offenders = []
-    for page in sorted(SITE.rglob("*.html")):
+    for page in sorted(site.rglob("*.html")):
         html = page.read_text(encoding="utf-8")
         for match in remote.finditer(html):
             tag = html[match.start():html.find(">", match.start()) + 1]
-            if match.group(1).lower() == "link" and "stylesheet" not in tag and "preload" not in tag:
+            loads = "stylesheet" in tag or "preload" in tag
+            if match.group(1).lower() == "link" and not loads:
                 continue  # <link rel="canonical"> and the like load nothing
-            offenders.append(f"{page.relative_to(SITE)}: {tag}")
+            offenders.append(f"{page.relative_to(site)}: {tag}")
     assert not offenders, "remote resources:\n" + "\n".join(offenders)
 
 
@@ -235,6 +249,8 @@ def test_every_page_renders_cleanly(visit: PageVisit) -> None:
             problems.append(f"images that did not load: {state['images']}")
         if state["unrendered"]:
             problems.append(f"formulas MathJax did not render: {state['unrendered']}")
+        if state["rawTex"]:
+            problems.append(f"{state['rawTex']} TeX delimiter(s) left in the text")
         if state["mathErrors"]:
             problems.append(f"TeX errors: {state['mathErrors']}")
         if state["empty"]:
@@ -253,7 +269,7 @@ def test_every_page_renders_cleanly(visit: PageVisit) -> None:
     assert "intro.html" in math_pages, "the landing page's formula was not found"
 
 
-def test_sidebar_links_resolve(visit: PageVisit, base_url: str) -> None:
+def test_sidebar_links_resolve(visit: PageVisit) -> None:
     """The sidebar lists every page of _toc.yml, and each of its links answers 200."""
     assert not visit.open("intro.html")
     hrefs = visit.page.eval_on_selector_all(
@@ -265,32 +281,43 @@ def test_sidebar_links_resolve(visit: PageVisit, base_url: str) -> None:
             statuses[href] = resp.status
     assert all(s == 200 for s in statuses.values()), statuses
     linked = {urllib.parse.urlparse(h).path.lstrip("/").removesuffix(".html") for h in hrefs}
-    missing = set(toc_files()[1:]) - linked  # the root page is the logo link
+    missing = set(toc_files()) - linked
     assert not missing, f"pages of _toc.yml not in the sidebar: {sorted(missing)}"
 
 
 def test_colab_button_points_at_the_notebook_on_main(visit: PageVisit) -> None:
-    chapter = next(f for f in toc_files() if f.startswith("chapters/"))
+    """In the browser for the first chapter, in the HTML for every notebook page."""
+    notebooks = [f for f in toc_files() if (REPO / f"{f}.ipynb").is_file()]
+    chapter = next(f for f in notebooks if f.startswith("chapters/"))
     assert not visit.open(chapter + ".html")
     links = visit.page.eval_on_selector_all(
         "a[href*='colab.research.google.com']", "els => els.map(a => a.href)")
     assert links == [expected_colab_url(chapter)]
+    wrong = {}
+    for notebook in notebooks:
+        html = (SITE / f"{notebook}.html").read_text(encoding="utf-8")
+        found = re.findall(r'href="(https://colab\.research\.google\.com/[^"]*)"', html)
+        if found != [expected_colab_url(notebook)]:
+            wrong[notebook] = found
+    assert not wrong, f"Colab links that do not open the notebook on main: {wrong}"
 
 
 def test_search_finds_convolution(visit: PageVisit) -> None:
     assert not visit.open("search.html?q=convolution")
     visit.page.wait_for_selector("#search-results ul.search li", timeout=20_000)
     hits = visit.page.eval_on_selector_all("#search-results ul.search li a",
-                                           "els => els.map(a => a.textContent)")
-    assert hits, "the search page found nothing for 'convolution'"
+                                           "els => els.map(a => a.href)")
+    assert any("/chapters/" in h for h in hits), f"no chapter found for 'convolution': {hits}"
 
 
 def test_screenshots(visit: PageVisit) -> None:
-    """Full-page screenshots of the landing page and the first chapter, to look at."""
+    """Screenshots to look at: the whole landing page, the first 4000 px of a chapter."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     chapter = next(f for f in toc_files() if f.startswith("chapters/"))
     for name, path in [("landing", "intro.html"), ("chapter", chapter + ".html")]:
         assert not visit.open(path)
+        height = visit.page.evaluate("() => document.documentElement.scrollHeight")
         out = SHOTS / f"{name}.png"
-        visit.page.screenshot(path=str(out), full_page=True)
+        visit.page.screenshot(path=str(out), full_page=True,
+                              clip={"x": 0, "y": 0, "width": 1280, "height": min(height, 4000)})
         assert out.stat().st_size > 10_000

@@ -60,7 +60,8 @@ def read_results(path: Path) -> list[dict]:
                 try:
                     record = json.loads(line[len(PREFIX):])
                 except json.JSONDecodeError as err:
-                    raise ResultError(f"{where}: result line is not JSON ({err}): {line!r}") from err
+                    raise ResultError(
+                        f"{where}: result line is not JSON ({err}): {line!r}") from err
                 missing = [f for f in FIELDS if f not in record]
                 if missing:
                     raise ResultError(f"{where}: result line lacks {', '.join(missing)}: {line!r}")
@@ -80,8 +81,8 @@ def render(records: list[dict], link_base: Path = ROOT) -> str:
         link_base: folder of the page that includes the table; links are relative to it.
     """
     if not records:
-        return ("No chapter has reported a trained model yet: this table fills itself in "
-                "from the training chapters' saved outputs when they are executed.\n")
+        return ("No chapter has reported a trained model yet; the table appears here once "
+                "the training chapters have been executed.\n")
     profiles = sorted({r["profile"] for r in records})
     lines = []
     if len(profiles) == 1:

@@ -1,0 +1,89 @@
+"""tools/results_table.py: the landing page's results table, built from notebook outputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+import utils.training
+
+REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("results_table", REPO / "tools" / "results_table.py")
+results_table = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(results_table)
+
+
+def result_line(**fields: object) -> str:
+    record = {"model": "LeNet", "profile": "quick", "epochs": 10, "test_acc": 0.8123,
+              "examples_per_sec": 23456, **fields}
+    return results_table.PREFIX + json.dumps(record) + "\n"
+
+
+def write_notebook(path: Path, title: str, *stdout: str) -> Path:
+    nb = new_notebook()
+    nb.cells.append(new_markdown_cell(f"# {title}\n\nWhy it matters."))
+    for i, text in enumerate(stdout, start=1):
+        cell = new_code_cell("utils.report_result(...)", execution_count=i)
+        cell.outputs = [new_output("stream", name="stdout", text=text)]
+        nb.cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_prefix_matches_utils() -> None:
+    assert results_table.PREFIX == utils.training.RESULT_PREFIX
+
+
+def test_table_from_a_fake_notebook(tmp_path: Path) -> None:
+    nb = write_notebook(
+        tmp_path / "chapters" / "05_lenet.ipynb", "LeNet",
+        "epoch 1/10 ...\n" + result_line(),
+        result_line(model="LeNet | modern", test_acc=0.9, examples_per_sec=1234567))
+    out = tmp_path / "results.md"
+    assert results_table.main([str(nb), "--out", str(out), "--link-base", str(tmp_path)]) == 0
+    text = out.read_text()
+    assert "`quick` profile" in text
+    rows = [line for line in text.splitlines() if line.startswith("| [")]
+    assert rows == [
+        "| [LeNet](chapters/05_lenet.ipynb) | LeNet | 10 | 0.812 | 23,456 |",
+        "| [LeNet](chapters/05_lenet.ipynb) | LeNet \\| modern | 10 | 0.900 | 1,234,567 |",
+    ]
+
+
+def test_mixed_profiles_get_a_column(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "a.ipynb", "A", result_line(), result_line(profile="full"))
+    text = results_table.render(results_table.read_results(nb), tmp_path)
+    assert "| Profile |" in text
+    assert text.rstrip().endswith("| full |")
+
+
+def test_no_results_gives_a_sentence(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "a.ipynb", "A", "no result lines here\n")
+    out = tmp_path / "results.md"
+    assert results_table.main([str(nb), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "No chapter has reported a trained model yet" in text
+    assert "|" not in text
+
+
+def test_bad_result_line_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    nb = write_notebook(tmp_path / "bad.ipynb", "Bad", results_table.PREFIX + "{not json\n")
+    assert results_table.main([str(nb), "--out", str(tmp_path / "r.md")]) == 1
+    assert "bad.ipynb cell 1: result line is not JSON" in capsys.readouterr().err
+    nb = write_notebook(tmp_path / "short.ipynb", "Short",
+                        results_table.PREFIX + json.dumps({"model": "x"}) + "\n")
+    with pytest.raises(results_table.ResultError, match="lacks profile, epochs"):
+        results_table.read_results(nb)
+
+
+def test_unchanged_table_is_not_rewritten(tmp_path: Path) -> None:
+    out = tmp_path / "r.md"
+    assert results_table.write_if_changed(out, "x\n")
+    assert not results_table.write_if_changed(out, "x\n")
+    assert results_table.write_if_changed(out, "y\n")
