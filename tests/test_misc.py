@@ -138,3 +138,12 @@ def test_residual_blocks_and_resnet18():
     assert 11_000_000 < n_params < 11_300_000  # ResNet-18 has about 11.2M parameters
     small = utils.resnet18(widths=(16, 32, 64, 128))
     assert small(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_layer_summary_traces_in_eval_mode_and_restores_it():
+    net = utils.resnet18(widths=(8, 16, 32, 64))
+    net.train()
+    before = net[0][1].running_mean.clone()
+    table = utils.layer_summary(net, torch.randn(1, 1, 28, 28))  # one example: BN needs eval
+    assert net.training and torch.equal(before, net[0][1].running_mean)
+    assert "(1, 64, 1, 1)" in table

@@ -53,6 +53,9 @@ class Residual(nn.Module):
             (needed when channels or resolution change).
         stride: stride of the first convolution (and of the 1x1 convolution).
 
+    As in the original paper's option (B), the projection is a plain 1x1
+    convolution; torchvision adds a batch norm after it.
+
     Raises:
         ValueError: the shapes of the two branches could not match.
     """
@@ -121,15 +124,23 @@ def layer_summary(net: nn.Module, X: torch.Tensor) -> str:
 
     Returns:
         A text table, one line per layer and a total.
+
+    The trace runs in evaluation mode (so batch norm accepts a single example
+    and its running statistics are not updated); the model's mode is restored.
     """
     lines = [f"{'layer':<22}{'output shape':<24}{'params':>10}"]
     total = 0
-    with torch.no_grad():
-        for name, layer in net.named_children():
-            X = layer(X)
-            n = sum(p.numel() for p in layer.parameters())
-            total += n
-            label = f"{name}: {type(layer).__name__}"
-            lines.append(f"{label:<22}{str(tuple(X.shape)):<24}{n:>10,}")
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            for name, layer in net.named_children():
+                X = layer(X)
+                n = sum(p.numel() for p in layer.parameters())
+                total += n
+                label = f"{name}: {type(layer).__name__}"
+                lines.append(f"{label:<22}{str(tuple(X.shape)):<24}{n:>10,}")
+    finally:
+        net.train(was_training)
     lines.append(f"{'total':<46}{total:>10,}")
     return "\n".join(lines)
