@@ -149,3 +149,16 @@ def test_layer_summary_traces_in_eval_mode_and_restores_it():
     table = utils.layer_summary(net, torch.randn(1, 1, 28, 28))  # one example: BN needs eval
     assert net.training and torch.equal(before, net[0][1].running_mean)
     assert "(1, 64, 1, 1)" in table
+
+
+def test_figures_render_as_png_in_a_kernel_without_pyplot():
+    """In Jupyter, a Figure returned by utils shows as an image, pyplot imported or not."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        fig = utils.show_images(torch.rand(2, 8, 8), 1, 2)
+        data, _ = shell.display_formatter.format(fig)
+        assert "image/png" in data and data["image/png"]
+    finally:
+        InteractiveShell.clear_instance()

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+
+def _png_in_notebooks() -> None:
+    """Make Jupyter show ``Figure`` objects as PNG images.
+
+    Figures here are made without pyplot (so none is shown twice), and Jupyter
+    only knows how to render them once the inline backend is active. Registering
+    the formatter directly makes them show up even in a notebook that never
+    imported pyplot. Does nothing outside IPython.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    from IPython.core.pylabtools import print_figure
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 def show_images(images: torch.Tensor | Sequence[Any], num_rows: int, num_cols: int,
@@ -32,6 +52,7 @@ def show_images(images: torch.Tensor | Sequence[Any], num_rows: int, num_cols: i
     n = min(len(images), num_rows * num_cols)
     if titles is not None and len(titles) < n:
         raise ValueError(f"{len(titles)} titles for {n} images")
+    _png_in_notebooks()
     fig = Figure(figsize=(num_cols * scale, num_rows * scale * 1.15))
     axes = fig.subplots(num_rows, num_cols, squeeze=False).ravel()
     for i, ax in enumerate(axes):
@@ -74,6 +95,7 @@ def plot_history(history: Sequence[dict[str, float]], title: str | None = None) 
     """
     if not history:
         raise ValueError("the history is empty: nothing to plot")
+    _png_in_notebooks()
     epochs = [r["epoch"] for r in history]
     fig = Figure(figsize=(9, 3))
     loss_ax, acc_ax = fig.subplots(1, 2)
@@ -97,6 +119,7 @@ def compare_histories(histories: dict[str, Sequence[dict[str, float]]],
     """
     if not histories:
         raise ValueError("no histories to compare")
+    _png_in_notebooks()
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
     for name, hist in histories.items():
@@ -104,6 +127,7 @@ def compare_histories(histories: dict[str, Sequence[dict[str, float]]],
             raise ValueError(f"history {name!r} has no {metric!r} values")
         ax.plot([r["epoch"] for r in hist], [r[metric] for r in hist], "o-", label=name)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric.replace("_", " "))
     if metric.endswith("acc"):
         ax.set_ylim(0, 1)
@@ -165,6 +189,7 @@ class LivePlot:
         if not final and now - self._last_draw < self.min_interval:
             return
         self._last_draw = now
+        _png_in_notebooks()
         fig = self.figure()
         if self._handle is None:
             self._handle = display(fig, display_id=True)
