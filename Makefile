@@ -52,6 +52,12 @@ execute: venv
 timings: venv
 	$(BIN)/python tools/execute_notebooks.py --timings-only $(NB)
 
+# utils' training pipeline against the usual DataLoader one (see bench/README.md);
+# e.g. make bench BENCH_ARGS="--rounds 2 --beyond".
+.PHONY: bench
+bench: venv
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
 serve: book
 	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
 

@@ -63,7 +63,7 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
                                  test_size=1_000, lr=0.05),
         "augment": Budget(num_epochs=40, batch_size=64, train_size=1_000,
                           test_size=2_000, lr=0.002),
-        "augment_exercise": Budget(num_epochs=30, batch_size=64, train_size=1_000,
+        "augment_exercise": Budget(num_epochs=25, batch_size=64, train_size=1_000,
                                    test_size=2_000, lr=0.002),
         "benchmark": Budget(num_epochs=2, lr=0.9),
         "classic": Budget(num_epochs=3, batch_size=128, train_size=10_000,

@@ -102,18 +102,95 @@ def _autocast(device: torch.device, amp: bool) -> Any:
     return torch.autocast("cuda", dtype=dtype)
 
 
+class _Layout:
+    """Run a conv net in the channels-last memory layout, then give its parameters back.
+
+    Channels-last (NHWC) lets oneDNN on the CPU and cuDNN on CUDA skip the
+    reorders around every convolution: on a CPU the classic LeNet trains about
+    a fifth faster (``bench/README.md``). Only the layout changes, not the
+    values; the parameters stay the same objects (an optimizer keeps working)
+    and are returned to the contiguous layout on exit, so code such as
+    ``net[3].weight.view(16, -1)`` still works after training.
+    """
+
+    # On the CPU, channels-last measured faster for convolutions up to 256
+    # channels wide and slower for ResNet-18's 512 (bench/bench.py).
+    CPU_MAX_WIDTH = 256
+
+    def __init__(self, net: nn.Module, device: torch.device, channels_last: bool | None) -> None:
+        widths = [p.shape[0] for p in net.parameters() if p.dim() == 4]
+        self.net = net
+        self.auto = channels_last is None
+        if self.auto:  # conv nets on CUDA and (not too wide) on the CPU; not on MPS
+            self.active = bool(widths) and (
+                device.type == "cuda"
+                or (device.type == "cpu" and max(widths) <= self.CPU_MAX_WIDTH))
+        else:
+            self.active = bool(channels_last)
+        self._converted = False
+
+    def __enter__(self) -> _Layout:
+        if self.active:
+            weights = [t for t in (*self.net.parameters(), *self.net.buffers()) if t.dim() == 4]
+            if any(not t.is_contiguous(memory_format=torch.channels_last) for t in weights):
+                self.net.to(memory_format=torch.channels_last)
+                self._converted = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+    def restore(self) -> None:
+        """Give the parameters back in the contiguous layout (if this object changed them)."""
+        if self._converted:
+            with torch.inference_mode(False):  # may be called during evaluation
+                self.net.to(memory_format=torch.contiguous_format)
+            self._converted = False
+
+    def input(self, X: torch.Tensor) -> torch.Tensor:
+        """A batch in the layout the model runs in (no copy for one-channel images)."""
+        if self.active and X.dim() == 4:
+            return X.contiguous(memory_format=torch.channels_last)
+        return X
+
+    def can_fall_back(self, err: BaseException) -> bool:
+        """Whether ``err`` may come from the automatic layout (``.view`` on an NHWC tensor)."""
+        return self.auto and self.active and "view size is not compatible" in str(err)
+
+    def fall_back(self) -> None:
+        """Leave channels-last for the rest of this run."""
+        self.restore()
+        self.active = False
+
+
+def _forward_in(layout: _Layout, net: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """``_forward``, retried in the contiguous layout if the automatic one breaks the model."""
+    try:
+        return _forward(net, layout.input(X))
+    except RuntimeError as err:
+        if not layout.can_fall_back(err):
+            raise
+    # Outside the except block, so that a genuine error is raised without the first one.
+    layout.fall_back()
+    return _forward(net, X.contiguous())
+
+
 def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
-                      device: torch.device | str | None = None, amp: bool = False) -> float:
+                      device: torch.device | str | None = None, amp: bool = False,
+                      channels_last: bool | None = None) -> float:
     """Fraction of examples in ``data_iter`` that ``net`` classifies correctly.
 
     Runs in evaluation mode under ``torch.inference_mode()`` and restores the
-    model's previous mode afterwards.
+    model's previous mode (and its parameters' memory layout) afterwards.
+    Correct predictions are counted on the device and read back once.
 
     Args:
         net: a classifier returning logits of shape ``(batch, classes)``.
         data_iter: iterable of ``(X, y)`` batches.
         device: where to compute (default: where the model is).
         amp: use mixed precision (CUDA only).
+        channels_last: compute in the channels-last layout (default: chosen as
+            :func:`train` chooses it, so that both agree exactly).
 
     Raises:
         ValueError: ``data_iter`` yields no examples.
@@ -124,11 +201,12 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
     correct = torch.zeros((), dtype=torch.int64, device=device)
     total = 0
     try:
-        with torch.inference_mode(), _autocast(device, amp):
+        with _Layout(net, device, channels_last) as layout, torch.inference_mode(), \
+                _autocast(device, amp):
             for X, y in data_iter:
                 X = X.to(device, non_blocking=True)
                 y = y.to(device, non_blocking=True)
-                correct += (_forward(net, X).argmax(dim=1) == y).sum()
+                correct += (_forward_in(layout, net, X).argmax(dim=1) == y).sum()
                 total += y.numel()
     finally:
         net.train(was_training)
@@ -192,10 +270,17 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
         loss_fn: defaults to cross-entropy.
         plot: draw the live figure (default: only in a notebook).
         verbose: print one line per epoch and a summary.
-        amp: mixed precision on CUDA (default: on for CUDA, off elsewhere).
-        channels_last: use the channels-last memory format (default: on for CUDA).
+        amp: mixed precision on CUDA (default: on for CUDA, off elsewhere): bfloat16
+            where the GPU supports it, else float16 with a gradient scaler.
+        channels_last: train in the channels-last memory layout (default: for conv
+            nets on CUDA, and on the CPU for convolutions up to 256 channels
+            wide, where it measured faster; not on MPS). Only the layout
+            changes, not the values; the parameters are given back in the
+            contiguous layout when training ends. A model that calls ``.view`` on
+            its activations is trained in the contiguous layout instead.
         compile: wrap the model in ``torch.compile``; falls back to eager mode
-            with a printed note if compiling fails.
+            with a printed note if compiling fails. Off by default: on a CPU,
+            compiling costs more time than it saves within the book's budgets.
         checks_per_epoch: how often per epoch the running loss is read back
             (for the plot and the NaN check).
 
@@ -212,13 +297,25 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
     device = torch.device(device) if device is not None else model_device(net)
     on_cuda = device.type == "cuda"
     amp = on_cuda if amp is None else (amp and on_cuda)
-    channels_last = on_cuda if channels_last is None else channels_last
     net.to(device)
-    if channels_last:
-        net.to(memory_format=torch.channels_last)
     opt = _make_optimizer(net, optimizer, lr)
-    lr_shown = opt.param_groups[0]["lr"]
     loss_fn = loss_fn or nn.CrossEntropyLoss()
+    history = History()
+    # The layout is restored however training ends (done, diverged, interrupted).
+    with _Layout(net, device, channels_last) as layout:
+        _fit(net, opt, loss_fn, train_iter, test_iter, num_epochs, device, amp, layout,
+             compile, plot, verbose, checks_per_epoch, history)
+    return history
+
+
+def _fit(net: nn.Module, opt: torch.optim.Optimizer,
+         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+         train_iter: Iterable[Batch], test_iter: Iterable[Batch] | None, num_epochs: int,
+         device: torch.device, amp: bool, layout: _Layout, compile: bool,
+         plot: bool | None, verbose: bool, checks_per_epoch: int, history: History) -> None:
+    """The body of :func:`train`; fills ``history`` in place."""
+    on_cuda = device.type == "cuda"
+    lr_shown = opt.param_groups[0]["lr"]
     scaler = None
     if amp and not torch.cuda.is_bf16_supported():
         scaler = torch.amp.GradScaler("cuda")
@@ -232,7 +329,6 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
     plot = _in_notebook() if plot is None else plot
     live = LivePlot(num_epochs) if plot else None
     bar = sys.stdout.isatty() and not _in_notebook() and verbose
-    history = History()
     start_all = time.perf_counter()
     epoch, batch = 0, 0
     try:
@@ -246,23 +342,16 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
             marks = ({max(1, round(k * num_batches / checks_per_epoch))
                       for k in range(1, checks_per_epoch + 1)} if num_batches else set())
             for batch, (X, y) in enumerate(train_iter, start=1):
-                X = X.to(device, non_blocking=True)
+                X = layout.input(X.to(device, non_blocking=True))
                 y = y.to(device, non_blocking=True)
-                if channels_last and X.dim() == 4:
-                    X = X.contiguous(memory_format=torch.channels_last)
                 with _autocast(device, amp):
                     try:
                         y_hat = model(X)
+                        failed = None
                     except RuntimeError as err:
-                        if model is not net and batch == 1 and not _is_device_error(err):
-                            print(f"torch.compile failed ({type(err).__name__}); "
-                                  "training eagerly")
-                            model = net
-                            y_hat = _forward(net, X)
-                        elif _is_device_error(err):
-                            raise _device_error(net, X, err) from err
-                        else:
-                            raise
+                        failed = err
+                    if failed is not None:  # handled outside the except block: clean tracebacks
+                        model, y_hat = _recover(failed, model, net, X, layout, batch)
                     loss = loss_fn(y_hat, y)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
@@ -295,7 +384,8 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
                 torch.cuda.synchronize(device)
             train_seconds = time.perf_counter() - t0
             train_loss, train_acc = loss_sum.item() / seen, correct.item() / seen
-            test_acc = (evaluate_accuracy(net, test_iter, device, amp=amp)
+            test_acc = (evaluate_accuracy(net, test_iter, device, amp=amp,
+                                          channels_last=layout.active)
                         if test_iter is not None else float("nan"))
             record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                       "test_acc": test_acc, "examples_per_sec": seen / train_seconds,
@@ -317,14 +407,29 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
               f"current weights; the returned history holds {len(history)} finished epoch(s)")
         if live is not None:
             live.draw(final=True)
-        return history
+        return
     if verbose:
         total = time.perf_counter() - start_all
         rate = sum(r["examples_per_sec"] for r in history) / len(history)
         print(f"done: {len(history)} epochs in {total:.1f} s, final train acc "
               f"{history.last['train_acc']:.3f}, test acc {history.last['test_acc']:.3f}, "
               f"{_fmt_rate(rate)} on {device}")
-    return history
+
+
+def _recover(err: RuntimeError, model: Callable[[torch.Tensor], torch.Tensor], net: nn.Module,
+             X: torch.Tensor, layout: _Layout,
+             batch: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+    """React to an error of the forward pass: fall back (compile, layout) or explain it."""
+    message = str(err)
+    if model is not net and batch == 1 and "device" not in message:
+        print(f"torch.compile failed ({type(err).__name__}); training eagerly")
+        return net, _forward_in(layout, net, X)
+    if "device" in message:
+        raise _device_error(net, X, err) from err
+    if layout.can_fall_back(err):
+        layout.fall_back()
+        return model, _forward(net, X.contiguous())
+    raise err
 
 
 def _check_finite(first_bad: torch.Tensor, epoch: int, lr: float) -> None:
