@@ -34,7 +34,10 @@ class History(list):
 
     Keys: ``epoch``, ``train_loss``, ``train_acc``, ``test_acc``,
     ``examples_per_sec`` (training steps only) and ``seconds`` (the whole epoch,
-    evaluation included). ``interrupted`` is true when training was stopped
+    evaluation included). ``train_loss`` and ``train_acc`` are running averages
+    over the batches as they were trained on (augmented ones, if the loader
+    augments, and with the weights changing during the epoch); for a clean
+    figure call :func:`evaluate_accuracy` on the training data. ``interrupted`` is true when training was stopped
     with Ctrl-C (or the notebook's stop button) before the last epoch.
     """
 
