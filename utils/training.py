@@ -423,11 +423,10 @@ def _recover(err: RuntimeError, model: Callable[[torch.Tensor], torch.Tensor], n
              X: torch.Tensor, layout: _Layout,
              batch: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
     """React to an error of the forward pass: fall back (compile, layout) or explain it."""
-    message = str(err)
-    if model is not net and batch == 1 and "device" not in message:
+    if model is not net and batch == 1 and not _is_device_error(err):
         print(f"torch.compile failed ({type(err).__name__}); training eagerly")
         return net, _forward_in(layout, net, X)
-    if "device" in message:
+    if _is_device_error(err):
         raise _device_error(net, X, err) from err
     if layout.can_fall_back(err):
         layout.fall_back()
