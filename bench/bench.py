@@ -415,6 +415,7 @@ def bench(task: Task, device: torch.device, args: argparse.Namespace) -> None:
     ]
     if args.beyond:
         variants += [
+            ("b", lambda net: run_utils(net, task, device, amp=True)),
             ("x", lambda net: run_limit(net, task, device, channels_last=True, bf16=True)),
             ("x", lambda net: run_limit(net, task, device, channels_last=True,
                                         compiled=True)),

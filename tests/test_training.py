@@ -200,3 +200,42 @@ def test_report_result(capsys):
     assert line.startswith(utils.training.RESULT_PREFIX)
     assert json.loads(line[len(utils.training.RESULT_PREFIX):]) == record
     assert record["epochs"] == 1 and record["test_acc"] == round(history.last["test_acc"], 4)
+
+
+class _DtypeProbe(torch.nn.Module):
+    """Wraps a net and records the dtype of its logits (bfloat16 under CPU autocast)."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net, self.dtypes = net, set()
+
+    def forward(self, X):
+        out = self.net(X)
+        self.dtypes.add(out.dtype)
+        return out
+
+
+def test_amp_on_the_cpu_computes_in_bfloat16_and_learns():
+    utils.seed_everything(0)
+    train_iter, test_iter = make_loaders()
+    probe = _DtypeProbe(small_net())
+    history = utils.train(probe, train_iter, test_iter, 3, 0.5, plot=False, verbose=False,
+                          amp=True)
+    assert probe.dtypes == {torch.bfloat16}
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history.last["test_acc"] > 0.5
+    assert all(p.dtype == torch.float32 for p in probe.parameters())  # weights stay float32
+    probe.dtypes.clear()
+    utils.train(probe, train_iter, test_iter, 1, 0.5, plot=False, verbose=False)
+    assert probe.dtypes == {torch.float32}  # off by default on the CPU
+    probe.dtypes.clear()
+    utils.evaluate_accuracy(probe, test_iter, amp=True)
+    assert probe.dtypes == {torch.bfloat16}
+
+
+def test_amp_on_an_unsupported_device_is_refused():
+    train_iter, test_iter = make_loaders()
+    with pytest.raises(ValueError, match="not on 'mps': pass amp=False"):
+        utils.train(small_net(), train_iter, test_iter, 1, 0.1, device="mps", amp=True)
+    with pytest.raises(ValueError, match="not on 'mps': pass amp=False"):
+        utils.evaluate_accuracy(small_net(), test_iter, device="mps", amp=True)

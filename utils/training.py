@@ -98,9 +98,20 @@ def _forward(net: nn.Module, X: torch.Tensor) -> torch.Tensor:
         raise
 
 
+def _check_amp(device: torch.device, amp: bool) -> None:
+    if amp and device.type not in ("cuda", "cpu"):
+        raise ValueError(f"amp=True (mixed precision) is supported on CUDA and on the CPU "
+                         f"(bfloat16), not on {device.type!r}: pass amp=False")
+
+
 def _autocast(device: torch.device, amp: bool) -> Any:
-    if not amp or device.type != "cuda":
+    """Mixed precision: bfloat16 (or float16 where a GPU lacks bfloat16) on CUDA,
+    bfloat16 on the CPU; nothing when ``amp`` is false. Callers check the device
+    with :func:`_check_amp` first."""
+    if not amp:
         return nullcontext()
+    if device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype)
 
@@ -191,7 +202,7 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
         net: a classifier returning logits of shape ``(batch, classes)``.
         data_iter: iterable of ``(X, y)`` batches.
         device: where to compute (default: where the model is).
-        amp: use mixed precision (CUDA only).
+        amp: use mixed precision (as in :func:`train`; off by default here).
         channels_last: compute in the channels-last layout (default: chosen as
             :func:`train` chooses it, so that both agree exactly).
 
@@ -199,6 +210,7 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
         ValueError: ``data_iter`` yields no examples.
     """
     device = torch.device(device) if device is not None else model_device(net)
+    _check_amp(device, amp)
     was_training = net.training
     net.eval()
     correct = torch.zeros((), dtype=torch.int64, device=device)
@@ -273,8 +285,12 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
         loss_fn: defaults to cross-entropy.
         plot: draw the live figure (default: only in a notebook).
         verbose: print one line per epoch and a summary.
-        amp: mixed precision on CUDA (default: on for CUDA, off elsewhere): bfloat16
-            where the GPU supports it, else float16 with a gradient scaler.
+        amp: mixed precision (default: on for CUDA, off elsewhere). On CUDA,
+            bfloat16 where the GPU supports it, else float16 with a gradient
+            scaler. ``amp=True`` on the CPU computes in bfloat16: worth it only on
+            processors with native bfloat16 (AVX512-BF16 or AMX), where the
+            classic LeNet trained about 10% faster and ResNet-18 slower (see
+            ``bench/README.md``); elsewhere it is slow. Not supported on MPS.
         channels_last: train in the channels-last memory layout (default: for conv
             nets on CUDA, and on the CPU for convolutions up to 256 channels
             wide, where it measured faster; not on MPS). Only the layout
@@ -299,7 +315,8 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
     device = torch.device(device) if device is not None else model_device(net)
     on_cuda = device.type == "cuda"
-    amp = on_cuda if amp is None else (amp and on_cuda)
+    amp = on_cuda if amp is None else amp
+    _check_amp(device, amp)
     net.to(device)
     opt = _make_optimizer(net, optimizer, lr)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -320,7 +337,7 @@ def _fit(net: nn.Module, opt: torch.optim.Optimizer,
     on_cuda = device.type == "cuda"
     lr_shown = opt.param_groups[0]["lr"]
     scaler = None
-    if amp and not torch.cuda.is_bf16_supported():
+    if amp and on_cuda and not torch.cuda.is_bf16_supported():
         scaler = torch.amp.GradScaler("cuda")
     model: Callable[[torch.Tensor], torch.Tensor] = net
     if compile:
