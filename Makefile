@@ -40,8 +40,8 @@ mathjax:
 chromium:
 	bash tools/ensure_chromium.sh
 
-# pytest on tests/ and nbval on every notebook.
-test: venv book chromium
+# ruff, then pytest on tests/ and nbval on every notebook.
+test: venv lint book chromium
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
 
 # Re-execute every notebook in place under the current CNNBOOK_PROFILE.
@@ -62,7 +62,7 @@ serve: book
 	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
 
 lint: venv
-	$(BIN)/ruff check utils tests tools
+	$(BIN)/ruff check utils tests tools bench
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

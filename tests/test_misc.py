@@ -54,7 +54,8 @@ def test_seed_everything_repeats_random_numbers():
     a = torch.rand(3)
     gen = utils.seed_everything(7)
     assert torch.equal(a, torch.rand(3))
-    assert torch.equal(torch.rand(2, generator=gen), torch.rand(2, generator=utils.seed_everything(7)))
+    again = utils.seed_everything(7)
+    assert torch.equal(torch.rand(2, generator=gen), torch.rand(2, generator=again))
 
 
 def test_import_has_no_side_effects():

@@ -138,7 +138,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="yielded no examples"):
         utils.evaluate_accuracy(small_net(), [])
     with pytest.raises(ValueError, match="history is empty"):
-        utils.History().last
+        _ = utils.History().last
 
 
 def test_adam_and_optimizer_objects():

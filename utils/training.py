@@ -37,8 +37,9 @@ class History(list):
     evaluation included). ``train_loss`` and ``train_acc`` are running averages
     over the batches as they were trained on (augmented ones, if the loader
     augments, and with the weights changing during the epoch); for a clean
-    figure call :func:`evaluate_accuracy` on the training data. ``interrupted`` is true when training was stopped
-    with Ctrl-C (or the notebook's stop button) before the last epoch.
+    figure call :func:`evaluate_accuracy` on the training data. ``interrupted``
+    is true when training was stopped with Ctrl-C (or the notebook's stop
+    button) before the last epoch.
     """
 
     interrupted: bool = False
@@ -56,7 +57,8 @@ class History(list):
 
     def table(self) -> str:
         """A fixed-width text table of all epochs."""
-        head = f"{'epoch':>5}  {'loss':>7}  {'train acc':>9}  {'test acc':>8}  {'ex/s':>8}  {'s':>6}"
+        head = (f"{'epoch':>5}  {'loss':>7}  {'train acc':>9}  {'test acc':>8}  "
+                f"{'ex/s':>8}  {'s':>6}")
         rows = [head] + [
             f"{r['epoch']:>5}  {r['train_loss']:>7.4f}  {r['train_acc']:>9.3f}  "
             f"{r['test_acc']:>8.3f}  {r['examples_per_sec']:>8.0f}  {r['seconds']:>6.1f}"
@@ -289,7 +291,7 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
             bfloat16 where the GPU supports it, else float16 with a gradient
             scaler. ``amp=True`` on the CPU computes in bfloat16: worth it only on
             processors with native bfloat16 (AVX512-BF16 or AMX), where the
-            classic LeNet trained about 10% faster and ResNet-18 slower (see
+            classic LeNet trained 10-16% faster and ResNet-18 slower (see
             ``bench/README.md``); elsewhere it is slow. Not supported on MPS.
         channels_last: train in the channels-last memory layout (default: for conv
             nets on CUDA, and on the CPU for convolutions up to 256 channels
