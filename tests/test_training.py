@@ -161,6 +161,17 @@ def test_evaluate_restores_training_mode():
     assert not net.training
 
 
+def test_evaluate_restores_each_submodule_mode():
+    """A BN layer frozen with .eval() inside a training net stays frozen."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4),
+                              torch.nn.Flatten(), torch.nn.Linear(4 * 28 * 28, 10))
+    net.train()
+    net[1].eval()
+    _, test_iter = make_loaders()
+    utils.evaluate_accuracy(net, test_iter)
+    assert [m.training for m in net] == [True, False, True, True]
+
+
 def test_printed_lines(capsys):
     utils.seed_everything(0)
     train_iter, test_iter = make_loaders()

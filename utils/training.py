@@ -197,7 +197,8 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
     """Fraction of examples in ``data_iter`` that ``net`` classifies correctly.
 
     Runs in evaluation mode under ``torch.inference_mode()`` and restores the
-    model's previous mode (and its parameters' memory layout) afterwards.
+    previous mode of every submodule (so batch norm layers frozen with ``.eval()``
+    inside a training model stay frozen) and the parameters' memory layout.
     Correct predictions are counted on the device and read back once.
 
     Args:
@@ -213,7 +214,7 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
     """
     device = torch.device(device) if device is not None else model_device(net)
     _check_amp(device, amp)
-    was_training = net.training
+    modes = [(m, m.training) for m in net.modules()]  # e.g. BN frozen in a training net
     net.eval()
     correct = torch.zeros((), dtype=torch.int64, device=device)
     total = 0
@@ -226,7 +227,8 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
                 correct += (_forward_in(layout, net, X).argmax(dim=1) == y).sum()
                 total += y.numel()
     finally:
-        net.train(was_training)
+        for module, mode in modes:
+            module.training = mode
     if total == 0:
         raise ValueError("data_iter yielded no examples: cannot compute accuracy")
     return correct.item() / total
@@ -274,6 +276,11 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
     shown. One line is printed per epoch and a summary at the end.
     Ctrl-C (the notebook's stop button) ends training cleanly: the model keeps
     its weights and the returned history holds the finished epochs.
+
+    Every epoch starts with ``net.train()``, which puts *all* layers in training
+    mode: batch normalization layers frozen with ``.eval()`` are unfrozen. To
+    fine-tune with frozen batch norm, write a short loop of your own (the batch
+    normalization exercises show one).
 
     Args:
         net: the model; it is moved to ``device``.
