@@ -19,7 +19,8 @@ _spec.loader.exec_module(results_table)
 
 
 def result_line(**fields: object) -> str:
-    record = {"model": "LeNet", "profile": "quick", "epochs": 10, "test_acc": 0.8123,
+    record = {"model": "LeNet", "profile": "quick", "epochs": 10, "train_examples": 60000,
+              "test_acc": 0.8123,
               "examples_per_sec": 23456, **fields}
     return results_table.PREFIX + json.dumps(record) + "\n"
 
@@ -51,8 +52,8 @@ def test_table_from_a_fake_notebook(tmp_path: Path) -> None:
     assert "`quick` profile" in text
     rows = [line for line in text.splitlines() if line.startswith("| [")]
     assert rows == [
-        "| [LeNet](chapters/05_lenet.ipynb) | LeNet | 10 | 0.812 | 23,456 |",
-        "| [LeNet](chapters/05_lenet.ipynb) | LeNet \\| modern | 10 | 0.900 | 1,234,567 |",
+        "| [LeNet](chapters/05_lenet.ipynb) | LeNet | 60,000 | 10 | 0.812 | 23,456 |",
+        "| [LeNet](chapters/05_lenet.ipynb) | LeNet \\| modern | 60,000 | 10 | 0.900 | 1,234,567 |",
     ]
 
 

@@ -211,6 +211,11 @@ def test_report_result(capsys):
     assert line.startswith(utils.training.RESULT_PREFIX)
     assert json.loads(line[len(utils.training.RESULT_PREFIX):]) == record
     assert record["epochs"] == 1 and record["test_acc"] == round(history.last["test_acc"], 4)
+    train_iter, _ = make_loaders()
+    assert record["train_examples"] == history.train_examples == train_iter.num_examples
+    handmade = utils.History([dict(history.last)])
+    with pytest.raises(ValueError, match="pass the History that utils.train returned"):
+        utils.report_result("tiny", handmade, "quick")
 
 
 class _DtypeProbe(torch.nn.Module):

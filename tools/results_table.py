@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "_build" / "generated" / "results.md"
 # Kept equal to utils.training.RESULT_PREFIX by a test (importing utils would load torch).
 PREFIX = "cnnbook-result "
-FIELDS = ("model", "profile", "epochs", "test_acc", "examples_per_sec")
+FIELDS = ("model", "profile", "epochs", "train_examples", "test_acc", "examples_per_sec")
 
 
 class ResultError(ValueError):
@@ -93,13 +93,14 @@ def render(records: list[dict], link_base: Path = ROOT) -> str:
         "Examples per second were measured on the machine that last executed the notebook,",
         "so they compare models with each other, not your hardware with ours.",
         "",
-        "| Chapter | Model | Epochs | Test accuracy | Examples/sec |"
+        "| Chapter | Model | Training images | Epochs | Test accuracy | Examples/sec |"
         + (" Profile |" if len(profiles) > 1 else ""),
-        "|---|---|---:|---:|---:|" + ("---|" if len(profiles) > 1 else ""),
+        "|---|---|---:|---:|---:|---:|" + ("---|" if len(profiles) > 1 else ""),
     ]
     for r in records:
         link = Path(r["notebook"]).resolve().relative_to(link_base.resolve()).as_posix()
-        row = (f"| [{_cell(r['title'])}]({link}) | {_cell(r['model'])} | {int(r['epochs'])} "
+        row = (f"| [{_cell(r['title'])}]({link}) | {_cell(r['model'])} "
+               f"| {int(r['train_examples']):,} | {int(r['epochs'])} "
                f"| {float(r['test_acc']):.3f} | {int(r['examples_per_sec']):,} |")
         if len(profiles) > 1:
             row += f" {_cell(r['profile'])} |"

@@ -39,10 +39,12 @@ class History(list):
     augments, and with the weights changing during the epoch); for a clean
     figure call :func:`evaluate_accuracy` on the training data. ``interrupted``
     is true when training was stopped with Ctrl-C (or the notebook's stop
-    button) before the last epoch.
+    button) before the last epoch. ``train_examples`` is the number of training
+    examples in the last finished epoch.
     """
 
     interrupted: bool = False
+    train_examples: int = 0
 
     @property
     def last(self) -> dict[str, float]:
@@ -420,6 +422,7 @@ def _fit(net: nn.Module, opt: torch.optim.Optimizer,
                       "test_acc": test_acc, "examples_per_sec": seen / train_seconds,
                       "seconds": time.perf_counter() - t0}
             history.append(record)
+            history.train_examples = seen
             if live is not None:
                 if not marks:
                     live.add_train(epoch, train_loss, train_acc)
@@ -485,15 +488,20 @@ def report_result(model: str, history: History, profile_name: str) -> dict[str, 
         profile_name: the active profile (``get_profile().name``).
 
     Returns:
-        The record printed.
+        The record printed: model, profile, epochs, training examples per epoch,
+        final test accuracy and mean training examples per second.
 
     Raises:
-        ValueError: the history is empty.
+        ValueError: the history is empty or does not come from :func:`train`.
     """
     import json
 
     last = history.last
+    if history.train_examples <= 0:
+        raise ValueError("the history does not say how many examples it trained on: "
+                         "pass the History that utils.train returned")
     record = {"model": model, "profile": profile_name, "epochs": len(history),
+              "train_examples": history.train_examples,
               "test_acc": round(last["test_acc"], 4),
               "examples_per_sec": round(sum(r["examples_per_sec"] for r in history)
                                         / len(history))}
