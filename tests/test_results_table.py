@@ -52,9 +52,19 @@ def test_table_from_a_fake_notebook(tmp_path: Path) -> None:
     assert "`quick` profile" in text
     rows = [line for line in text.splitlines() if line.startswith("| [")]
     assert rows == [
-        "| [LeNet](chapters/05_lenet.ipynb) | LeNet | 60,000 | 10 | 0.812 | 23,456 |",
-        "| [LeNet](chapters/05_lenet.ipynb) | LeNet \\| modern | 60,000 | 10 | 0.900 | 1,234,567 |",
+        "| [5. LeNet](chapters/05_lenet.ipynb) | LeNet | 60,000 | 10 | 0.812 | 23,456 |",
+        "| [5. LeNet](chapters/05_lenet.ipynb) | LeNet \\| modern | 60,000 | 10 | 0.900 "
+        "| 1,234,567 |",
     ]
+
+
+def test_short_titles() -> None:
+    assert results_table.short_title("LeNet: Training a Convolutional Network",
+                                     Path("chapters/05_lenet.ipynb")) == "5. LeNet"
+    resnet = results_table.short_title("Residual Networks (ResNet)",
+                                       Path("chapters/07_resnet.ipynb"))
+    assert resnet == "7. Residual Networks (ResNet)"
+    assert results_table.short_title("Scratch: notes", Path("scratch.ipynb")) == "Scratch"
 
 
 def test_mixed_profiles_get_a_column(tmp_path: Path) -> None:

@@ -38,6 +38,17 @@ def notebook_title(nb: dict, path: Path) -> str:
     return path.stem
 
 
+def short_title(title: str, path: Path) -> str:
+    """``"5. LeNet"`` for ``05_lenet.ipynb`` titled ``"LeNet: Training a ..."``.
+
+    The part of the title before a colon, after the chapter number that the file
+    name starts with (if it does): short enough for a table column.
+    """
+    short = title.split(":")[0].strip() or title
+    number = path.stem.split("_")[0]
+    return f"{int(number)}. {short}" if number.isdigit() else short
+
+
 def read_results(path: Path) -> list[dict]:
     """Every ``cnnbook-result`` record printed in the saved outputs of a notebook.
 
@@ -65,7 +76,8 @@ def read_results(path: Path) -> list[dict]:
                 missing = [f for f in FIELDS if f not in record]
                 if missing:
                     raise ResultError(f"{where}: result line lacks {', '.join(missing)}: {line!r}")
-                records.append({**record, "notebook": path, "title": title})
+                records.append({**record, "notebook": path,
+                                "title": short_title(title, path)})
     return records
 
 
@@ -93,7 +105,7 @@ def render(records: list[dict], link_base: Path = ROOT) -> str:
         "Examples per second were measured on the machine that last executed the notebook,",
         "so they compare models with each other, not your hardware with ours.",
         "",
-        "| Chapter | Model | Training images | Epochs | Test accuracy | Examples/sec |"
+        "| Chapter | Model | Training images | Epochs | Test accuracy | Examples/s |"
         + (" Profile |" if len(profiles) > 1 else ""),
         "|---|---|---:|---:|---:|---:|" + ("---|" if len(profiles) > 1 else ""),
     ]
