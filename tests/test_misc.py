@@ -150,6 +150,9 @@ def test_layer_summary_traces_in_eval_mode_and_restores_it():
     table = utils.layer_summary(net, torch.randn(1, 1, 28, 28))  # one example: BN needs eval
     assert net.training and torch.equal(before, net[0][1].running_mean)
     assert "(1, 64, 1, 1)" in table
+    net[0][1].eval()  # a BN layer frozen inside a training model stays frozen
+    utils.layer_summary(net, torch.randn(1, 1, 28, 28))
+    assert net.training and net[0][0].training and not net[0][1].training
 
 
 def test_figures_render_as_png_in_a_kernel_without_pyplot():

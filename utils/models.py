@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -115,6 +118,23 @@ def resnet18(num_classes: int = 10, in_channels: int = 1,
                          nn.Linear(widths[3], num_classes))
 
 
+@contextmanager
+def evaluation_mode(net: nn.Module) -> Iterator[nn.Module]:
+    """Put ``net`` in evaluation mode, then give every submodule its own mode back.
+
+    ``net.train(was_training)`` would restore only the top module's flag and set
+    all children to it, unfreezing a batch norm layer frozen with ``.eval()``
+    inside a training model; this restores each one.
+    """
+    modes = [(m, m.training) for m in net.modules()]
+    net.eval()
+    try:
+        yield net
+    finally:
+        for module, mode in modes:
+            module.training = mode
+
+
 def layer_summary(net: nn.Module, X: torch.Tensor) -> str:
     """Trace ``X`` through the top-level layers of ``net``: output shape and parameters.
 
@@ -126,21 +146,17 @@ def layer_summary(net: nn.Module, X: torch.Tensor) -> str:
         A text table, one line per layer and a total.
 
     The trace runs in evaluation mode (so batch norm accepts a single example
-    and its running statistics are not updated); the model's mode is restored.
+    and its running statistics are not updated); every submodule's mode is
+    restored afterwards.
     """
     lines = [f"{'layer':<22}{'output shape':<24}{'params':>10}"]
     total = 0
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            for name, layer in net.named_children():
-                X = layer(X)
-                n = sum(p.numel() for p in layer.parameters())
-                total += n
-                label = f"{name}: {type(layer).__name__}"
-                lines.append(f"{label:<22}{str(tuple(X.shape)):<24}{n:>10,}")
-    finally:
-        net.train(was_training)
+    with evaluation_mode(net), torch.no_grad():
+        for name, layer in net.named_children():
+            X = layer(X)
+            n = sum(p.numel() for p in layer.parameters())
+            total += n
+            label = f"{name}: {type(layer).__name__}"
+            lines.append(f"{label:<22}{str(tuple(X.shape)):<24}{n:>10,}")
     lines.append(f"{'total':<46}{total:>10,}")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .models import evaluation_mode
 from .plotting import LivePlot
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -216,21 +217,15 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
     """
     device = torch.device(device) if device is not None else model_device(net)
     _check_amp(device, amp)
-    modes = [(m, m.training) for m in net.modules()]  # e.g. BN frozen in a training net
-    net.eval()
     correct = torch.zeros((), dtype=torch.int64, device=device)
     total = 0
-    try:
-        with _Layout(net, device, channels_last) as layout, torch.inference_mode(), \
-                _autocast(device, amp):
-            for X, y in data_iter:
-                X = X.to(device, non_blocking=True)
-                y = y.to(device, non_blocking=True)
-                correct += (_forward_in(layout, net, X).argmax(dim=1) == y).sum()
-                total += y.numel()
-    finally:
-        for module, mode in modes:
-            module.training = mode
+    with evaluation_mode(net), _Layout(net, device, channels_last) as layout, \
+            torch.inference_mode(), _autocast(device, amp):
+        for X, y in data_iter:
+            X = X.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            correct += (_forward_in(layout, net, X).argmax(dim=1) == y).sum()
+            total += y.numel()
     if total == 0:
         raise ValueError("data_iter yielded no examples: cannot compute accuracy")
     return correct.item() / total
