@@ -10,7 +10,7 @@ endif
 NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: all venv book test test-fast execute timings serve clean lint
+.PHONY: all venv book test test-portable test-fast execute timings serve clean lint
 
 all: book
 
@@ -43,6 +43,12 @@ chromium:
 # ruff, then pytest on tests/ and nbval on every notebook.
 test: venv lint book chromium
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
+
+# nbval on every notebook again, computed as another machine would: another
+# thread count and, where there is one to fall back to, a smaller instruction
+# set (tools/portable.py says which). Extra settings: PORTABLE_ARGS="--set OMP_NUM_THREADS=4".
+test-portable: venv
+	$(BIN)/python tools/portable.py $(PORTABLE_ARGS) $(NOTEBOOKS)
 
 # Re-execute every notebook in place under the current CNNBOOK_PROFILE.
 execute: venv
