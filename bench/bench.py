@@ -177,7 +177,7 @@ class _StampedLoader(utils.DeviceLoader):
 
 
 def run_utils(net: nn.Module, task: Task, device: torch.device, seed: int = 0,
-              **train_kwargs) -> Result:
+              **speed_kwargs) -> Result:
     """(b): utils.load_fashion_mnist + utils.train."""
     train_iter, test_iter = utils.load_fashion_mnist(
         task.batch_size, task.resize, device=device, train_size=task.train_size,
@@ -186,9 +186,9 @@ def run_utils(net: nn.Module, task: Task, device: torch.device, seed: int = 0,
                                resize=test_iter.resize)
     c0 = cpu_time()
     history = utils.train(net, train_iter, test_iter, task.epochs, task.lr, device=device,
-                          plot=False, verbose=False, **train_kwargs)
+                          plot=False, verbose=False, speed=utils.Speed(**speed_kwargs))
     cpu = cpu_time() - c0
-    extra = ", ".join(f"{k}={v}" for k, v in train_kwargs.items())
+    extra = ", ".join(f"{k}={v}" for k, v in speed_kwargs.items())
     result = Result("(b) utils.train" + (f" ({extra})" if extra else ""))
     result.train_cpu = cpu - test_iter.eval_cpu
     for record in history:
@@ -272,7 +272,7 @@ def run_eval(net: nn.Module, task: Task, device: torch.device, batch_size: int,
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        utils.evaluate_accuracy(net, test_iter, channels_last=channels_last)
+        utils.evaluate_accuracy(net, test_iter, speed=utils.Speed(channels_last=channels_last))
         best = min(best, time.perf_counter() - t0)
     return test_iter.num_examples / best
 
@@ -454,12 +454,33 @@ def bench(task: Task, device: torch.device, args: argparse.Namespace) -> None:
     limits = [res for k, res in zip(kinds, best, strict=True) if k in "cx"]
     ref = best[kinds.index("a")] if "a" in kinds else None
     print(table(best, ref, ours, limits), flush=True)
+    print(ratio_spread(rounds, kinds), flush=True)
     if args.beyond:
         rates = {(bs, cl): run_eval(copy.deepcopy(base), task, device, bs, cl)
                  for bs in (task.batch_size, 4 * task.batch_size) for cl in (False, True)}
         print("evaluation (utils.evaluate_accuracy, untrained weights), test ex/s: " + ", ".join(
             f"batch {bs}{' channels_last' if cl else ''}: {rate:,.0f}"
             for (bs, cl), rate in rates.items()), flush=True)
+
+
+def ratio_spread(rounds: list[list[Result]], kinds: list[str]) -> str:
+    """Each (b) against each (a) and (c), round by round, with the spread over rounds.
+
+    The ratios are paired within a round (the pipelines of one round run one
+    after the other), so a slow round for the whole machine cancels out; the
+    spread says how far one round's ratio can be trusted.
+    """
+    lines = [f"ratios per round (paired), over {len(rounds)} round(s):"]
+    for i, kind in enumerate(kinds):
+        for j, other in enumerate(kinds):
+            if kind != "b" or other not in "ac":
+                continue
+            ratios = sorted(rnd[i].rate / rnd[j].rate for rnd in rounds)
+            lines.append(f"  {rounds[0][i].name} / {rounds[0][j].name}: median "
+                         f"{statistics.median(ratios):.3f}, min {ratios[0]:.3f}, "
+                         f"max {ratios[-1]:.3f}  [" + ", ".join(f"{r:.3f}" for r in ratios)
+                         + "]")
+    return "\n".join(lines)
 
 
 def accuracy_study(task: Task, device: torch.device, args: argparse.Namespace,
@@ -511,7 +532,8 @@ def main() -> int:
                         help="torch intra-op threads (default: PyTorch's choice)")
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers in (a)")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="repeat every pipeline; the best round of each is tabled")
+                        help="repeat every pipeline; the best round of each is tabled, "
+                             "and every round's ratios with their spread")
     parser.add_argument("--compile", action="store_true",
                         help="also time utils.train(..., compile=True), compiling included")
     parser.add_argument("--beyond", action="store_true",

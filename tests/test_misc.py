@@ -39,6 +39,20 @@ def test_budgets_exist_in_both_profiles_and_describe():
         quick.budget("vgg")
 
 
+def test_device_order_is_cuda_then_mps_then_cpu(monkeypatch):
+    import utils.device as device
+
+    for cuda, mps, first, every in [(2, True, "cuda:0", ["cuda:0", "cuda:1"]),
+                                    (0, True, "mps", ["mps"]), (0, False, "cpu", ["cpu"])]:
+        monkeypatch.setattr(torch.cuda, "device_count", lambda n=cuda: n)
+        monkeypatch.setattr(device, "_mps_available", lambda m=mps: m)
+        assert str(utils.try_gpu()) == first
+        assert [str(d) for d in utils.try_all_gpus()] == every
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(device, "_mps_available", lambda: False)
+    assert str(utils.try_gpu(1)) == "cpu"   # no second GPU
+
+
 def test_devices_on_this_machine():
     device = utils.try_gpu()
     assert device.type in {"cuda", "mps", "cpu"}
@@ -166,3 +180,25 @@ def test_figures_render_as_png_in_a_kernel_without_pyplot():
         assert "image/png" in data and data["image/png"]
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_num_params_and_count_macs_by_hand():
+    net = utils.lenet()
+    assert utils.num_params(net) == (6 * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) \
+        + (120 * 84 + 84) + (84 * 10 + 10)
+    by_hand = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 6 * 25 + 400 * 120 + 120 * 84 + 84 * 10
+    net.train()
+    assert utils.count_macs(net, (1, 28, 28)) == by_hand
+    assert net.training and net[0].weight.device.type == "cpu"   # the model is untouched
+    grouped = torch.nn.Conv2d(8, 8, 3, padding=1, groups=4)
+    assert utils.count_macs(grouped, (8, 5, 5)) == 5 * 5 * 8 * 9 * 2
+    resnet = utils.count_macs(utils.resnet18(num_classes=1000, in_channels=3), (3, 224, 224))
+    assert abs(resnet / 1.8e9 - 1) < 0.02   # the published 1.8 billion
+
+
+def test_best_time_calls_once_more_than_it_times():
+    calls = []
+    seconds = utils.best_time(lambda: calls.append(1), repeats=3)
+    assert len(calls) == 4 and 0 <= seconds < 1
+    with pytest.raises(ValueError, match="repeats must be positive"):
+        utils.best_time(lambda: None, repeats=0)

@@ -38,7 +38,7 @@ def write_notebook(path: Path, title: str, *stdout: str) -> Path:
 
 
 def test_prefix_matches_utils() -> None:
-    assert results_table.PREFIX == utils.training.RESULT_PREFIX
+    assert results_table.PREFIX == utils.history.RESULT_PREFIX
 
 
 def test_table_from_a_fake_notebook(tmp_path: Path) -> None:

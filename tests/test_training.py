@@ -109,12 +109,33 @@ def test_device_mismatch_says_which_is_where():
     net = small_net().to("meta")
     X = torch.zeros(2, 1, 28, 28)
     with pytest.raises(utils.DeviceMismatchError) as info:
-        utils.training._forward(net, X)
+        utils.check_batch(net, X)
     msg = str(info.value)
     assert "parameters are on meta" in msg and "batch is on cpu" in msg
+    only_buffers = torch.nn.BatchNorm2d(3, affine=False).to("meta")
+    assert utils.model_device(only_buffers).type == "meta"
+    with pytest.raises(utils.DeviceMismatchError, match="on meta but the batch is on cpu"):
+        utils.check_batch(only_buffers, X)
 
 
-def test_tensor_created_on_wrong_device_inside_forward():
+@pytest.mark.parametrize("dtype, fix", [(torch.float64, "X.to(torch.float32)"),
+                                        (torch.uint8, "X.float() / 255")])
+def test_a_batch_of_the_wrong_dtype_is_named_not_blamed_on_the_device(dtype, fix):
+    X = torch.zeros(4, 1, 28, 28, dtype=dtype)
+    with pytest.raises(TypeError) as info:
+        utils.check_batch(small_net(), X)
+    msg = str(info.value)
+    assert f"the batch has dtype {dtype}" in msg and "parameters are torch.float32" in msg
+    assert fix in msg and "device" not in msg
+    y = torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(TypeError, match=f"the batch has dtype {dtype}"):
+        utils.train(small_net(), [(X, y)], None, 1, 0.1, plot=False, verbose=False)
+    with pytest.raises(TypeError, match=f"the batch has dtype {dtype}"):
+        utils.evaluate_accuracy(small_net(), [(X, y)])
+
+
+def test_a_tensor_made_on_another_device_inside_forward_keeps_pytorchs_error():
+    """Parameters and batch agree, so this is not ours to diagnose: PyTorch's error stands."""
     class Bad(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -123,8 +144,33 @@ def test_tensor_created_on_wrong_device_inside_forward():
         def forward(self, X):
             return self.lin(X) + torch.zeros(2, device="meta")
 
-    with pytest.raises(utils.DeviceMismatchError, match="inside forward"):
-        utils.training._forward(Bad(), torch.zeros(3, 4))
+    X, y = torch.zeros(3, 4), torch.zeros(3, dtype=torch.int64)
+    with pytest.raises(RuntimeError) as info:
+        utils.train(Bad(), [(X, y)], None, 1, 0.1, plot=False, verbose=False)
+    assert not isinstance(info.value, utils.DeviceMismatchError)
+
+
+def lazy_lenet() -> torch.nn.Sequential:
+    """LeNet as d2l 1.0 writes it, with lazy layers."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.LazyConv2d(6, kernel_size=5, padding=2), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.LazyConv2d(16, kernel_size=5), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
+        nn.LazyLinear(120), nn.Sigmoid(), nn.LazyLinear(84), nn.Sigmoid(), nn.LazyLinear(10))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_model_with_lazy_layers_trains(optimizer):
+    utils.seed_everything(0)
+    train_iter, test_iter = make_loaders()
+    net = lazy_lenet()
+    lr = 0.9 if optimizer == "sgd" else 0.01
+    history = utils.train(net, train_iter, test_iter, 3, lr, optimizer=optimizer,
+                          plot=False, verbose=False)
+    assert utils.num_params(net) == utils.num_params(utils.lenet())
+    assert history.last["train_loss"] < history[0]["train_loss"]
 
 
 def test_bad_arguments():
@@ -135,6 +181,10 @@ def test_bad_arguments():
         utils.train(small_net(), train_iter, test_iter, 1, -1.0)
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         utils.train(small_net(), train_iter, test_iter, 1, 0.1, optimizer="rmsprop")
+    net = small_net()
+    sgd = torch.optim.SGD(net.parameters(), lr=0.5)
+    with pytest.raises(ValueError, match="lr=0.1 and an optimizer object.*drop lr"):
+        utils.train(net, train_iter, test_iter, 1, 0.1, optimizer=sgd)
     with pytest.raises(ValueError, match="yielded no examples"):
         utils.evaluate_accuracy(small_net(), [])
     with pytest.raises(ValueError, match="history is empty"):
@@ -204,18 +254,66 @@ def test_live_plot_in_a_notebook_is_updated_in_place(monkeypatch):
     assert len(plot.test_acc) == 3 and len(plot.train_x) >= 3
 
 
+def test_live_plot_points_are_means_since_the_previous_point(monkeypatch):
+    """Each point averages the batches since the one before, so an epoch's points
+    average to the epoch's loss (a running mean restarting every epoch would not)."""
+    import IPython.display
+
+    class Handle:
+        def update(self, fig):
+            pass
+
+    monkeypatch.setattr(IPython.display, "display", lambda fig, display_id=False: Handle())
+    utils.seed_everything(0)
+    train_iter, test_iter = make_loaders()   # 8 equal batches: a point every 2
+    assert len(train_iter) == 8 and train_iter.num_examples % 8 == 0
+    plot = utils.LivePlot(3, min_interval=0.0)
+    monkeypatch.setattr(utils.training, "LivePlot", lambda n: plot)
+    history = utils.train(small_net(), train_iter, test_iter, 3, 0.5, plot=True, verbose=False)
+    assert plot.train_x == pytest.approx([e + k / 4 for e in range(3) for k in (1, 2, 3, 4)])
+    for e, record in enumerate(history):
+        points = plot.train_loss[4 * e:4 * e + 4]
+        assert sum(points) / 4 == pytest.approx(record["train_loss"], rel=1e-5)
+        accs = plot.train_acc[4 * e:4 * e + 4]
+        assert sum(accs) / 4 == pytest.approx(record["train_acc"], rel=1e-6)
+    assert len(set(plot.train_loss[:4])) == 4   # not one value repeated
+
+
 def test_report_result(capsys):
     _, history, _ = fit(epochs=1)
     record = utils.report_result("tiny", history, "quick")
     line = capsys.readouterr().out.strip()
-    assert line.startswith(utils.training.RESULT_PREFIX)
-    assert json.loads(line[len(utils.training.RESULT_PREFIX):]) == record
+    assert line.startswith(utils.history.RESULT_PREFIX)
+    assert json.loads(line[len(utils.history.RESULT_PREFIX):]) == record
     assert record["epochs"] == 1 and record["test_acc"] == round(history.last["test_acc"], 4)
     train_iter, _ = make_loaders()
     assert record["train_examples"] == history.train_examples == train_iter.num_examples
     handmade = utils.History([dict(history.last)])
     with pytest.raises(ValueError, match="pass the History that utils.train returned"):
         utils.report_result("tiny", handmade, "quick")
+
+
+def test_report_result_defaults_to_the_active_profile(monkeypatch, capsys):
+    _, history, _ = fit(epochs=1)
+    for name in ("quick", "full"):
+        monkeypatch.setenv("CNNBOOK_PROFILE", name)
+        assert utils.report_result("tiny", history)["profile"] == name
+
+
+def test_history_keeps_its_attributes_when_sliced_copied_and_pickled():
+    import copy
+    import pickle
+
+    history = utils.History([{"epoch": 1}, {"epoch": 2}, {"epoch": 3}], interrupted=True,
+                            train_examples=512)
+    for other in (history[:2], history[1:], history.copy(), copy.copy(history),
+                  copy.deepcopy(history), pickle.loads(pickle.dumps(history))):
+        assert isinstance(other, utils.History)
+        assert other.interrupted is True and other.train_examples == 512
+    assert history[:2] == [{"epoch": 1}, {"epoch": 2}] and history[-1] == {"epoch": 3}
+    deep = copy.deepcopy(history)
+    deep[0]["epoch"] = 99
+    assert history[0]["epoch"] == 1
 
 
 class _DtypeProbe(torch.nn.Module):
@@ -236,7 +334,7 @@ def test_amp_on_the_cpu_computes_in_bfloat16_and_learns():
     train_iter, test_iter = make_loaders()
     probe = _DtypeProbe(small_net())
     history = utils.train(probe, train_iter, test_iter, 3, 0.5, plot=False, verbose=False,
-                          amp=True)
+                          speed=utils.Speed(amp=True))
     assert probe.dtypes == {torch.bfloat16}
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert history.last["test_acc"] > 0.5
@@ -245,13 +343,14 @@ def test_amp_on_the_cpu_computes_in_bfloat16_and_learns():
     utils.train(probe, train_iter, test_iter, 1, 0.5, plot=False, verbose=False)
     assert probe.dtypes == {torch.float32}  # off by default on the CPU
     probe.dtypes.clear()
-    utils.evaluate_accuracy(probe, test_iter, amp=True)
+    utils.evaluate_accuracy(probe, test_iter, speed=utils.Speed(amp=True))
     assert probe.dtypes == {torch.bfloat16}
 
 
 def test_amp_on_an_unsupported_device_is_refused():
     train_iter, test_iter = make_loaders()
-    with pytest.raises(ValueError, match="not on 'mps': pass amp=False"):
-        utils.train(small_net(), train_iter, test_iter, 1, 0.1, device="mps", amp=True)
-    with pytest.raises(ValueError, match="not on 'mps': pass amp=False"):
-        utils.evaluate_accuracy(small_net(), test_iter, device="mps", amp=True)
+    amp = utils.Speed(amp=True)
+    with pytest.raises(ValueError, match=r"not on 'mps': pass Speed\(amp=False\)"):
+        utils.train(small_net(), train_iter, test_iter, 1, 0.1, device="mps", speed=amp)
+    with pytest.raises(ValueError, match=r"not on 'mps': pass Speed\(amp=False\)"):
+        utils.evaluate_accuracy(small_net(), test_iter, device="mps", speed=amp)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "_build" / "generated" / "results.md"
-# Kept equal to utils.training.RESULT_PREFIX by a test (importing utils would load torch).
+# Kept equal to utils.history.RESULT_PREFIX by a test (importing utils would load torch).
 PREFIX = "cnnbook-result "
 FIELDS = ("model", "profile", "epochs", "train_examples", "test_acc", "examples_per_sec")
 

@@ -14,18 +14,31 @@ from .data import (
     read_fashion_mnist,
     read_idx,
 )
-from .device import seed_everything, try_all_gpus, try_gpu
+from .device import (
+    DeviceMismatchError,
+    best_time,
+    check_batch,
+    model_device,
+    seed_everything,
+    try_all_gpus,
+    try_gpu,
+)
+from .history import History, report_result
 from .models import (
     Residual,
+    count_macs,
+    evaluation_mode,
     init_xavier,
     layer_summary,
     lenet,
     lenet_modern,
+    num_params,
     resnet18,
     resnet_stage,
 )
-from .plotting import LivePlot, compare_histories, plot_history, show_images
+from .plotting import LivePlot, compare_histories, in_notebook, plot_history, show_images
 from .profile import Budget, Profile, get_profile
+from .speed import Speed
 from .teaching import (
     conv_output_size,
     corr2d,
@@ -34,24 +47,17 @@ from .teaching import (
     corr2d_multi_in_out_1x1,
     pool2d,
 )
-from .training import (
-    DeviceMismatchError,
-    History,
-    TrainingDivergedError,
-    evaluate_accuracy,
-    model_device,
-    report_result,
-    train,
-)
+from .training import TrainingDivergedError, evaluate_accuracy, train
 
 __all__ = [
     "TEXT_LABELS", "Budget", "CheckpointError", "DataError", "DeviceLoader",
-    "DeviceMismatchError", "History", "LivePlot", "Profile", "Residual",
-    "TrainingDivergedError", "compare_histories", "conv_output_size", "corr2d",
-    "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1",
-    "evaluate_accuracy", "get_fashion_mnist_labels", "get_profile", "init_xavier",
-    "layer_summary", "lenet", "lenet_modern", "load_checkpoint", "load_fashion_mnist",
-    "model_device", "plot_history", "pool2d", "read_fashion_mnist", "read_idx", "report_result",
+    "DeviceMismatchError", "History", "LivePlot", "Profile", "Residual", "Speed",
+    "TrainingDivergedError", "best_time", "check_batch", "compare_histories",
+    "conv_output_size", "corr2d", "corr2d_multi_in", "corr2d_multi_in_out",
+    "corr2d_multi_in_out_1x1", "count_macs", "evaluate_accuracy", "evaluation_mode",
+    "get_fashion_mnist_labels", "get_profile", "in_notebook", "init_xavier", "layer_summary",
+    "lenet", "lenet_modern", "load_checkpoint", "load_fashion_mnist", "model_device",
+    "num_params", "plot_history", "pool2d", "read_fashion_mnist", "read_idx", "report_result",
     "resnet18", "resnet_stage", "save_checkpoint", "seed_everything", "show_images",
     "train", "try_all_gpus", "try_gpu",
 ]

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .device import model_device
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, corrupt or does not fit the model."""
@@ -82,7 +84,7 @@ def load_checkpoint(path: str | os.PathLike[str], net: nn.Module,
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     if map_location is None:
-        map_location = next((p.device for p in net.parameters()), torch.device("cpu"))
+        map_location = model_device(net)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:

@@ -1,11 +1,57 @@
-"""Devices and seeding."""
+"""Devices and seeding; where a model is, and whether a batch fits it."""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
+
+
+class DeviceMismatchError(RuntimeError):
+    """The model and a batch sit on different devices."""
+
+
+def model_device(net: nn.Module) -> torch.device:
+    """The device of a model's first parameter (or buffer); the CPU if it has none."""
+    for tensor in (*net.parameters(), *net.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def check_batch(net: nn.Module, X: torch.Tensor) -> None:
+    """Check that a batch can go into ``net``: same device, floating dtype of the weights.
+
+    Decided from the devices and dtypes themselves, before the forward pass.
+
+    Raises:
+        DeviceMismatchError: the model's parameters or buffers are on another
+            device than ``X``.
+        TypeError: ``X`` has another dtype than the model's floating-point
+            parameters (e.g. ``float64`` or ``uint8`` into a ``float32`` model).
+    """
+    tensors = [*net.parameters(), *net.buffers()]
+    devices = {t.device for t in tensors}
+    if devices and devices != {X.device}:
+        where = ", ".join(sorted(str(d) for d in devices))
+        raise DeviceMismatchError(
+            f"the model's parameters are on {where} but the batch is on {X.device}: move both "
+            "to one device, e.g. net.to(device) and load_fashion_mnist(..., device=device)")
+    dtypes = {p.dtype for p in net.parameters()
+              if p.is_floating_point() and not isinstance(p, nn.parameter.UninitializedParameter)}
+    if len(dtypes) == 1 and X.dtype not in dtypes:
+        (expected,) = dtypes
+        fix = ("X.float() / 255 for uint8 images" if X.dtype == torch.uint8
+               else f"X.to({expected})")
+        raise TypeError(
+            f"the batch has dtype {X.dtype} but the model's parameters are {expected}: "
+            f"convert the batch ({fix}), or the model (net.to({X.dtype}))"
+            if X.is_floating_point() else
+            f"the batch has dtype {X.dtype} but the model's parameters are {expected}: "
+            f"convert the batch ({fix})")
 
 
 def _mps_available() -> bool:
@@ -57,3 +103,39 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> torch.Generat
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+def best_time(fn: Callable[[], object], device: torch.device | str | None = None,
+              repeats: int = 5) -> float:
+    """The shortest wall time of ``fn()`` over ``repeats`` runs, in seconds.
+
+    One untimed call comes first (it may allocate memory or pick an algorithm).
+    On CUDA the clock waits for the GPU before starting and before stopping,
+    since GPU calls return before the work is done. The minimum is the run
+    least disturbed by other processes.
+
+    Args:
+        fn: the work to time, called with no arguments.
+        device: where ``fn`` computes (default: the CPU).
+        repeats: timed runs.
+
+    Raises:
+        ValueError: ``repeats`` is not positive.
+    """
+    if repeats <= 0:
+        raise ValueError(f"repeats must be positive, got {repeats}")
+    device = torch.device(device) if device is not None else torch.device("cpu")
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    fn()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return min(times)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -160,3 +161,43 @@ def layer_summary(net: nn.Module, X: torch.Tensor) -> str:
             lines.append(f"{label:<22}{str(tuple(X.shape)):<24}{n:>10,}")
     lines.append(f"{'total':<46}{total:>10,}")
     return "\n".join(lines)
+
+
+def num_params(net: nn.Module) -> int:
+    """Number of parameters (weights and biases) of ``net``, trainable or not."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def count_macs(net: nn.Module, shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of the ``Conv2d`` and ``Linear`` layers for one input.
+
+    Counted by formula from the output shapes, on a copy of ``net`` on PyTorch's
+    ``meta`` device (shapes only: no memory, no arithmetic), in evaluation mode;
+    ``net`` itself is not touched. A convolution does ``k_h * k_w * c_in / groups``
+    MACs per output value, a linear layer ``in_features`` per output value.
+    Other layers (activations, pooling, batch norm) are not counted.
+
+    Args:
+        net: the model.
+        shape: the shape of one input without the batch axis, e.g. ``(1, 28, 28)``.
+
+    Returns:
+        The number of multiply-accumulates for one input.
+    """
+    total = 0
+
+    def hook(layer: nn.Module, inputs: object, output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(layer, nn.Conv2d):
+            kh, kw = layer.kernel_size
+            total += output.numel() * kh * kw * layer.in_channels // layer.groups
+        else:
+            total += output.numel() * layer.in_features
+
+    probe = copy.deepcopy(net).to("meta").eval()
+    for m in probe.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.register_forward_hook(hook)
+    with torch.no_grad():
+        probe(torch.zeros(1, *shape, device="meta"))
+    return total

@@ -12,6 +12,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 
+def in_notebook() -> bool:
+    """Whether this code runs in a Jupyter kernel (not a terminal IPython or plain Python)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def _png_in_notebooks() -> None:
     """Make Jupyter show ``Figure`` objects as PNG images.
 

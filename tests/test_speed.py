@@ -1,0 +1,115 @@
+"""utils.speed: the layout, precision and compilation policy, and its fallbacks."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from conftest import make_loaders, small_net
+from torch import nn
+
+import utils
+from utils import speed
+
+CUDA, CPU = torch.device("cuda"), torch.device("cpu")
+
+
+@pytest.mark.parametrize("capability, dtype, scaled", [((7, 5), torch.float16, True),   # T4
+                                                       ((8, 0), torch.bfloat16, False),  # A100
+                                                       ((9, 0), torch.bfloat16, False)])  # H100
+def test_autocast_on_cuda_reads_the_compute_capability(monkeypatch, capability, dtype, scaled):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # as on a T4
+    assert speed.autocast_dtype(CUDA, None) == dtype   # on by default on CUDA
+    assert speed.autocast_dtype(CUDA, True) == dtype
+    assert speed.autocast_dtype(CUDA, False) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # GradScaler warns when this machine has no CUDA
+        scaler = speed.grad_scaler(CUDA, dtype)
+    assert (scaler is not None) == scaled
+
+
+def test_autocast_on_other_devices():
+    assert speed.autocast_dtype(CPU, None) is None   # off by default on the CPU
+    assert speed.autocast_dtype(CPU, True) == torch.bfloat16
+    assert speed.grad_scaler(CPU, torch.bfloat16) is None
+    with pytest.raises(ValueError, match="not on 'mps'"):
+        speed.autocast_dtype(torch.device("mps"), True)
+    assert speed.autocast_dtype(torch.device("mps"), None) is None
+
+
+def test_channels_last_policy():
+    narrow = small_net()
+    wide = nn.Sequential(nn.Conv2d(1, speed.CPU_CHANNELS_LAST_MAX_WIDTH * 2, 3))
+    dense = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    lazy = nn.Sequential(nn.LazyConv2d(8, 3))
+    use = speed.use_channels_last
+    assert use(narrow, CPU, None) and use(narrow, CUDA, None)
+    assert not use(wide, CPU, None) and use(wide, CUDA, None)
+    assert not use(narrow, torch.device("mps"), None)
+    assert not use(dense, CPU, None) and not use(lazy, CPU, None)
+    assert use(wide, CPU, True) and not use(narrow, CPU, False)
+
+
+def test_layout_gives_the_parameters_back_contiguous():
+    net = small_net()
+    with speed.Layout(net, active=True) as layout:
+        assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert layout.input(torch.zeros(2, 3, 5, 5)).is_contiguous(
+            memory_format=torch.channels_last)
+    assert net[0].weight.is_contiguous()
+    net[0].weight.view(4, -1)   # works again after training
+
+
+class ViewNet(nn.Module):
+    """Flattens with .view, which fails on a channels-last activation."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(4)
+        self.fc = nn.Linear(4 * 7 * 7, 10)
+
+    def forward(self, X):
+        Y = self.pool(torch.relu(self.conv(X)))
+        return self.fc(Y.view(Y.shape[0], -1))
+
+
+def test_a_model_that_calls_view_falls_back_to_the_contiguous_layout(capsys):
+    net = ViewNet()
+    X = torch.rand(8, 3, 28, 28)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        with speed.Layout(net, active=True) as layout:
+            net(layout.input(X))
+    utils.seed_everything(0)
+    train_iter, test_iter = make_loaders()
+    rgb = [[(X.repeat(1, 3, 1, 1), y) for X, y in data] for data in (train_iter, test_iter)]
+    history = utils.train(net, *rgb, 3, 0.1, plot=False, verbose=False)  # layout chosen: CL
+    assert "channels-last failed (RuntimeError: view size is not compatible" in \
+        capsys.readouterr().out
+    assert history.last["train_loss"] < history[0]["train_loss"]
+    assert net.conv.weight.is_contiguous()
+
+
+def test_a_genuine_error_is_raised_as_it_is():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(10, 10))  # wrong size
+    train_iter, test_iter = make_loaders()
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        utils.train(net, train_iter, test_iter, 1, 0.1, plot=False, verbose=False)
+
+
+def test_a_failing_compile_falls_back_to_eager(monkeypatch, capsys):
+    def broken_compile(net, *args, **kwargs):
+        def run(X):
+            raise RuntimeError("backend compiler failed (stand-in)")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    utils.seed_everything(0)
+    train_iter, test_iter = make_loaders()
+    history = utils.train(small_net(), train_iter, test_iter, 2, 0.5, plot=False,
+                          verbose=False, speed=utils.Speed(compile=True))
+    assert "torch.compile failed (RuntimeError: backend compiler failed" in \
+        capsys.readouterr().out
+    assert history.last["train_loss"] < history[0]["train_loss"]
