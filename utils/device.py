@@ -41,17 +41,17 @@ def check_batch(net: nn.Module, X: torch.Tensor) -> None:
             f"the model's parameters are on {where} but the batch is on {X.device}: move both "
             "to one device, e.g. net.to(device) and load_fashion_mnist(..., device=device)")
     dtypes = {p.dtype for p in net.parameters()
-              if p.is_floating_point() and not isinstance(p, nn.parameter.UninitializedParameter)}
+              if not isinstance(p, nn.parameter.UninitializedParameter) and p.is_floating_point()}
     if len(dtypes) == 1 and X.dtype not in dtypes:
         (expected,) = dtypes
-        fix = ("X.float() / 255 for uint8 images" if X.dtype == torch.uint8
-               else f"X.to({expected})")
-        raise TypeError(
-            f"the batch has dtype {X.dtype} but the model's parameters are {expected}: "
-            f"convert the batch ({fix}), or the model (net.to({X.dtype}))"
-            if X.is_floating_point() else
-            f"the batch has dtype {X.dtype} but the model's parameters are {expected}: "
-            f"convert the batch ({fix})")
+        if X.dtype == torch.uint8:
+            fix = "convert the batch with X.float() / 255"
+        elif X.is_floating_point():
+            fix = f"convert the batch with X.to({expected}), or the model with net.to({X.dtype})"
+        else:
+            fix = f"convert the batch with X.to({expected})"
+        raise TypeError(f"the batch has dtype {X.dtype} but the model's parameters are "
+                        f"{expected}: {fix}")
 
 
 def _mps_available() -> bool:

@@ -139,6 +139,9 @@ class Layout:
 class Forward:
     """The model as the loop calls it: layout, compilation, and the first-batch fallback.
 
+    The first batch (of every epoch: :func:`utils.train` sets ``first`` again)
+    is checked with :func:`~utils.device.check_batch`.
+
     If the first forward pass fails with a speed-up on, it is repeated on the
     same batch without compilation and then in the contiguous layout; the first
     setting that works is kept (and said), so a model whose ``forward`` calls
@@ -151,25 +154,31 @@ class Forward:
         self.call: Any = torch.compile(net) if compiled else net
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
-        check_batch(self.net, X)
         if not self.first:
             return self.call(self.layout.input(X))
         self.first = False
+        check_batch(self.net, X)   # first batch only: the hot path stays as it was
         try:
             return self.call(self.layout.input(X))
         except RuntimeError as err:
             if self.call is self.net and not self.layout.active:
                 raise
-            failed = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+            failed = _first_line(err)
         if self.call is not self.net:
             self.call = self.net
             try:
                 out = self.net(self.layout.input(X))
-                print(f"torch.compile failed ({failed}); computing eagerly")
-                return out
-            except RuntimeError:
+            except RuntimeError as err:
                 if not self.layout.active:
                     raise
+                failed = _first_line(err)
+            else:
+                print(f"torch.compile failed ({failed}); computing eagerly")
+                return out
         self.layout.off()
         print(f"channels-last failed ({failed}); computing in the contiguous layout")
         return self.net(X.contiguous())
+
+
+def _first_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"

@@ -47,7 +47,8 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
         net: a classifier returning logits of shape ``(batch, classes)``.
         data_iter: iterable of ``(X, y)`` batches.
         device: where to compute (default: where the model is).
-        speed: as in :func:`train` (default: the same choices, so both agree).
+        speed: layout and precision, as in :func:`train`. By default the layout
+            is chosen as :func:`train` chooses it and mixed precision is off.
 
     Raises:
         ValueError: ``data_iter`` yields no examples.
