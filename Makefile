@@ -10,7 +10,7 @@ endif
 NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: all venv book test test-portable test-fast execute timings serve clean lint
+.PHONY: all venv book test test-portable test-fast execute timings serve clean lint sync
 
 all: book
 
@@ -49,6 +49,11 @@ test: venv lint book chromium
 # set (tools/portable.py says which). Extra settings: PORTABLE_ARGS="--set OMP_NUM_THREADS=4".
 test-portable: venv
 	$(BIN)/python tools/portable.py $(PORTABLE_ARGS) $(NOTEBOOKS)
+
+# Bring each notebook and its paired percent-format script (same name, .py) in
+# line, from whichever was edited last (jupytext.toml); outputs are kept.
+sync: venv
+	$(BIN)/jupytext --sync $(NOTEBOOKS)
 
 # Re-execute every notebook in place under the current CNNBOOK_PROFILE.
 execute: venv

@@ -103,3 +103,20 @@ def test_every_chapter_has_exercises_and_is_in_the_toc():
     for path in NOTEBOOKS:
         entry = str(path.relative_to(REPO).with_suffix(""))
         assert f"file: {entry}\n" in toc + "\n", f"{entry} is not in _toc.yml"
+
+
+def test_every_notebook_has_a_paired_script_and_no_script_is_orphaned():
+    scripts = sorted(p for d in ("chapters", "exercises") for p in (REPO / d).glob("*.py"))
+    assert [p.with_suffix(".ipynb") for p in scripts] == NOTEBOOKS, \
+        "each notebook needs its .py beside it (make sync), and each .py its notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_paired_script_agrees_with_the_notebook(path):
+    jupytext = pytest.importorskip("jupytext")
+    script = jupytext.read(path.with_suffix(".py"))
+    ours = [(c["cell_type"], source(c)) for c in cells(path)]
+    theirs = [(c["cell_type"], c["source"]) for c in script["cells"]]
+    assert len(theirs) == len(ours), "cell count differs: run make sync"
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert a == b, f"cell {i} differs between {path.name} and its .py: run make sync"

@@ -1,0 +1,738 @@
+# %% [markdown]
+# # Batch Normalization
+#
+# A deep network is trained by changing all of its layers at once, so every layer
+# keeps chasing inputs whose scale and offset drift as the layers below it learn.
+# Batch normalization standardizes the inputs of a layer with the mean and variance of
+# the current minibatch, then lets the network rescale them with two learned
+# parameters. It is a few lines of arithmetic, yet it lets the sigmoid LeNet of the
+# previous chapter learn in a fraction of the updates, and it sits inside nearly every
+# modern CNN, including the ResNet of the next chapter.
+#
+# **What you'll learn**
+#
+# - write batch normalization for fully connected and convolutional layers, in training
+#   and in evaluation mode, and match `nn.BatchNorm1d`/`nn.BatchNorm2d` to float
+#   precision: outputs, running statistics and gradients;
+# - read PyTorch's `momentum` correctly and explain why the running variance uses the
+#   unbiased estimate while the normalization uses the biased one;
+# - predict how `model.train()` and `model.eval()` change the outputs of a network with
+#   batch normalization, and why;
+# - add batch normalization to LeNet and compare it with plain LeNet under the same
+#   training budget.
+#
+# Prerequisites: [LeNet](05_lenet.ipynb), which introduces the data loading and
+# `utils.train` used below.
+
+# %% tags=["hide-input"]
+# Setup: make the book's `utils` importable locally, in CI and on Colab.
+import subprocess, sys
+from pathlib import Path
+
+REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
+here = Path.cwd().resolve()
+ROOT = next((p for p in (here, *here.parents) if (p / "utils" / "__init__.py").is_file()), None)
+if ROOT is None and "google.colab" in sys.modules:
+    ROOT = Path("/content/cnnbook")
+    if not ROOT.exists():
+        subprocess.run(["git", "clone", "-q", "--depth=1", REPO_URL, str(ROOT)], check=True)
+if ROOT is None:
+    raise RuntimeError("Cannot find utils/: open this notebook inside a clone of cnnbook.")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# %%
+import copy
+
+import torch
+from torch import nn
+
+import utils
+
+device = utils.try_gpu()
+profile = utils.get_profile()
+utils.seed_everything(0)
+torch.set_printoptions(precision=4)
+
+
+# %% [markdown]
+# ## Why normalize inside the network?
+#
+# We already standardize the *input* of a network: features on wildly different scales
+# make the loss surface a long, narrow valley that gradient descent crosses slowly. But
+# the input of the second layer is the output of the first, and its scale changes every
+# time the first layer's weights change. In LeNet the trouble is sharper: every layer
+# feeds a sigmoid, and a pre-activation that drifts into the flat tails of the sigmoid
+# passes back almost no gradient.
+#
+# We can see this in the LeNet of the previous chapter, freshly initialized. For each
+# convolution and hidden linear layer, the cell below measures, per channel or feature,
+# the ratio $|\text{mean}| / \text{std}$ of its outputs over a batch of 256 images: how
+# large the part shared by all examples is compared with the part that differs between
+# them. The median over the channels of each layer:
+
+# %%
+def offset_to_spread(net, X):
+    """Median over channels of |mean| / std of each conv/hidden linear output."""
+    ratios = []
+    with torch.no_grad():
+        for i, layer in enumerate(net):
+            X = layer(X)
+            if isinstance(layer, (nn.Conv2d, nn.Linear)) and i < len(net) - 1:
+                dims = (0, 2, 3) if X.dim() == 4 else (0,)
+                ratio = X.mean(dim=dims).abs() / X.std(dim=dims)
+                ratios.append((f"{i}: {type(layer).__name__}", ratio.median().item()))
+    return ratios
+
+
+utils.seed_everything(0)
+plain_init = utils.lenet()
+plain_init.apply(utils.init_xavier)
+X_batch, _ = next(iter(utils.load_fashion_mnist(256, train_size=1024, test_size=256)[0]))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ratios = offset_to_spread(plain_init, X_batch)
+for name, r in ratios:
+    print(f"{name:<10} median |mean| / std = {r:7.1f}")
+
+# %%
+values = [r for _, r in ratios]
+assert values == sorted(values) and values[-1] > 10 * values[0], ratios
+
+
+# %% [markdown]
+# The ratio grows with depth. A sigmoid's outputs are all positive, near 0.5, and
+# differ only a little between examples; the next layer sums many of them, so its
+# outputs carry a large offset common to every example, with the differences (the
+# information) a small ripple on top. Deeper layers thus see nearly the same input
+# for every image, and the network must first learn to cancel these offsets before it
+# can tell classes apart: the plateau at the start of LeNet's training. Subtracting the
+# batch mean removes such offsets, and dividing by the standard deviation makes the
+# ripple unit-sized, at every layer and at every step of training.
+#
+# {cite}`ioffe2015batch` proposed to standardize the inputs of a layer *during training*
+# with the statistics of the current minibatch. They explained its success as reducing
+# "internal covariate shift", the drift of each layer's input distribution.
+# {cite}`santurkar2018does` questioned that story: networks whose normalized activations
+# they deliberately made noisy, shifting their distribution at every step, still trained
+# well, and they argued that batch normalization helps mainly by making the loss
+# surface smoother, so that larger steps are safe. The debate is not settled; what is
+# settled is the recipe, and that it lets networks train with larger learning rates and
+# in fewer epochs. We will measure the second claim on LeNet at the end of this page,
+# and the first in the [exercises](../exercises/06_batch_norm.ipynb).
+#
+# ## The transform
+#
+# Take one feature (a fully connected layer) or one channel (a convolutional layer) and
+# the $m$ values it takes in the minibatch $\mathcal{B}$. Batch normalization computes
+# their mean and (biased) variance,
+#
+# $$\hat{\mu}_\mathcal{B} = \frac{1}{m}\sum_{i=1}^{m} x_i, \qquad
+# \hat{\sigma}^2_\mathcal{B} = \frac{1}{m}\sum_{i=1}^{m} (x_i - \hat{\mu}_\mathcal{B})^2,$$
+#
+# standardizes every value and then scales and shifts it with two learned parameters,
+#
+# $$\mathrm{BN}(x_i) = \gamma\,\frac{x_i - \hat{\mu}_\mathcal{B}}
+# {\sqrt{\hat{\sigma}^2_\mathcal{B} + \epsilon}} + \beta .$$
+#
+# - **Fully connected layer**, input `(batch, features)`: one mean and variance per
+#   feature, over the batch, so $m$ is the batch size.
+# - **Convolutional layer**, input `(batch, channels, height, width)`: one mean and
+#   variance per *channel*, over the batch and all positions, so $m$ = batch $\times$
+#   height $\times$ width. All positions of a channel were made by the same kernel, so
+#   they share one $\gamma$ and one $\beta$, just as they share the kernel's weights.
+# - The small $\epsilon$ (PyTorch uses $10^{-5}$) keeps the division safe when a
+#   variance is zero.
+# - The scale $\gamma$ and shift $\beta$ (one each per feature or channel) give back
+#   the freedom that standardizing took away: with $\gamma = \sqrt{\hat\sigma^2 +
+#   \epsilon}$ and $\beta = \hat\mu$ the layer could undo the normalization entirely.
+#
+# At test time we want the prediction for an image not to depend on which other images
+# share its batch, and we want to predict for a single image. So during training the
+# layer also keeps *running estimates* of the mean and variance of every feature, and in
+# evaluation mode it normalizes with those instead of the batch statistics.
+#
+# ## Batch normalization from scratch
+#
+# One function does the arithmetic for both layouts. It takes the parameters and the
+# running statistics as vectors with one entry per feature or channel, and reshapes them
+# so that they broadcast over the batch (and over height and width). In training mode it
+# returns updated running statistics; how exactly they are updated is the subject of
+# the next two sections.
+
+# %%
+def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum, training):
+    """Batch-normalize X: (batch, features) or (batch, channels, height, width).
+
+    gamma, beta, moving_mean, moving_var have one entry per feature/channel.
+    Returns the output and the (possibly updated) moving mean and variance.
+    """
+    if X.dim() not in (2, 4):
+        raise ValueError(f"batch_norm expects a 2-D (batch, features) or 4-D "
+                         f"(batch, channels, height, width) input, got {X.dim()}-D")
+    shape = (1, -1) if X.dim() == 2 else (1, -1, 1, 1)  # broadcast over the batch (and H, W)
+    dims = (0,) if X.dim() == 2 else (0, 2, 3)          # average over these axes
+    if training:
+        m = X.numel() // X.shape[1]                     # values per feature/channel
+        if m < 2:
+            raise ValueError(f"need more than 1 value per channel to compute a variance "
+                             f"in training mode, got an input of shape {tuple(X.shape)}")
+        mean = X.mean(dim=dims)
+        var = ((X - mean.reshape(shape)) ** 2).mean(dim=dims)  # biased: divide by m
+        with torch.no_grad():                           # running statistics are not learned
+            moving_mean = (1 - momentum) * moving_mean + momentum * mean
+            moving_var = (1 - momentum) * moving_var + momentum * var * m / (m - 1)
+    else:
+        mean, var = moving_mean, moving_var
+    X_hat = (X - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + eps)
+    Y = gamma.reshape(shape) * X_hat + beta.reshape(shape)
+    return Y, moving_mean, moving_var
+
+
+# %% [markdown]
+# The module owns the state. `gamma` and `beta` are `nn.Parameter`s, so the optimizer
+# updates them; the running statistics are *buffers*: tensors that belong to the model
+# (they move with `.to(device)` and are saved in its `state_dict`) but receive no
+# gradient. `self.training` is the flag that `model.train()` and `model.eval()` set.
+
+# %%
+class BatchNorm(nn.Module):
+    """Batch normalization for (batch, features) and (batch, channels, h, w) inputs."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.gamma = nn.Parameter(torch.ones(num_features))   # scale, starts at 1
+        self.beta = nn.Parameter(torch.zeros(num_features))   # shift, starts at 0
+        self.register_buffer("moving_mean", torch.zeros(num_features))
+        self.register_buffer("moving_var", torch.ones(num_features))
+
+    def forward(self, X):
+        Y, self.moving_mean, self.moving_var = batch_norm(
+            X, self.gamma, self.beta, self.moving_mean, self.moving_var,
+            self.eps, self.momentum, self.training)
+        return Y
+
+
+# %% [markdown]
+# A first look: three features on very different scales go in, and each comes out with
+# mean 0 and variance 1 over the batch (with $\gamma = 1$, $\beta = 0$ at the start).
+
+# %%
+X = torch.randn(8, 3) * torch.tensor([1.0, 10.0, 100.0]) + torch.tensor([0.0, 5.0, -50.0])
+Y = BatchNorm(3)(X).detach()                 # detach: we only look at values
+print("input  std per feature:", X.std(dim=0).round(decimals=1))
+print("output mean is 0:", bool(Y.mean(dim=0).abs().max() < 1e-5))
+print("output var (biased):", Y.var(dim=0, unbiased=False).round(decimals=4))
+
+# %% [markdown]
+# For a convolutional input the statistics are per channel, over batch, height and
+# width together, so each channel (not each pixel) ends up with mean 0 and variance 1:
+
+# %%
+X = torch.randn(4, 2, 5, 5) * 3 + 7                 # (batch, channels, height, width)
+Y = BatchNorm(2)(X).detach()
+print("output shape:", tuple(Y.shape))
+print("per-channel var:", Y.var(dim=(0, 2, 3), unbiased=False).round(decimals=4))
+print("one pixel over the batch is not standardized:",
+      bool(Y[:, 0, 0, 0].var(unbiased=False).sub(1).abs() > 1e-3))
+
+
+# %% [markdown]
+# ## Checking against `nn.BatchNorm1d` and `nn.BatchNorm2d`
+#
+# PyTorch's layers hold the same state under other names: `weight` is $\gamma$, `bias`
+# is $\beta$, and `running_mean`/`running_var` are our moving statistics. The helper
+# below gives both layers the same (random) $\gamma$ and $\beta$ and feeds them several
+# batches in training mode, comparing at every step the outputs and the gradient with
+# respect to the input; then it compares the accumulated gradients of $\gamma$ and
+# $\beta$, the running statistics, and the outputs in evaluation mode. A non-default
+# `momentum` makes sure we use the argument the way PyTorch does. Every comparison uses
+# `torch.testing.assert_close` with an absolute and relative tolerance of $10^{-5}$
+# (about 100 float32 rounding steps at these magnitudes), $10^{-4}$ for the $\gamma$ and
+# $\beta$ gradients, which are sums over many values.
+
+# %%
+def check_against_torch(ours, ref, shape, steps=5, seed=0):
+    """Compare our BatchNorm with a PyTorch one on `steps` random batches."""
+    gen = torch.Generator().manual_seed(seed)
+    tol = dict(atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        gamma = torch.rand(shape[1], generator=gen) + 0.5
+        beta = torch.randn(shape[1], generator=gen)
+        ours.gamma.copy_(gamma), ref.weight.copy_(gamma)
+        ours.beta.copy_(beta), ref.bias.copy_(beta)
+    ours.train(), ref.train()
+    for _ in range(steps):
+        X = torch.randn(shape, generator=gen) * 3 + 2
+        X1, X2 = X.clone().requires_grad_(), X.clone().requires_grad_()
+        Y1, Y2 = ours(X1), ref(X2)
+        torch.testing.assert_close(Y1, Y2, **tol)
+        weights = torch.randn(shape, generator=gen)   # a loss that mixes all outputs
+        (Y1 * weights).sum().backward()
+        (Y2 * weights).sum().backward()
+        torch.testing.assert_close(X1.grad, X2.grad, **tol)
+    torch.testing.assert_close(ours.gamma.grad, ref.weight.grad, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(ours.beta.grad, ref.bias.grad, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(ours.moving_mean, ref.running_mean, **tol)
+    torch.testing.assert_close(ours.moving_var, ref.running_var, **tol)
+    ours.eval(), ref.eval()
+    X = torch.randn(shape, generator=gen) * 3 + 2
+    torch.testing.assert_close(ours(X), ref(X), **tol)
+    print(f"{type(ref).__name__}(momentum={ref.momentum}) on {shape}: outputs, gradients, "
+          f"running stats after {steps} batches and eval outputs agree")
+
+check_against_torch(BatchNorm(5), nn.BatchNorm1d(5), (16, 5))
+check_against_torch(BatchNorm(5, momentum=0.3), nn.BatchNorm1d(5, momentum=0.3), (4, 5))
+check_against_torch(BatchNorm(3), nn.BatchNorm2d(3), (8, 3, 6, 6))
+check_against_torch(BatchNorm(3, momentum=0.3), nn.BatchNorm2d(3, momentum=0.3), (2, 3, 4, 4))
+
+# %% [markdown]
+# ## The running variance is unbiased, the normalization is not
+#
+# Our `batch_norm` multiplies the batch variance by $m/(m-1)$ before adding it to the
+# running estimate, and the checks above pass only because of that factor. Let us see it
+# directly on a fresh `nn.BatchNorm1d`, whose running statistics start at mean 0 and
+# variance 1, after one batch of 8 examples:
+
+# %%
+utils.seed_everything(0)
+bn = nn.BatchNorm1d(3)                                   # momentum 0.1
+X = torch.randn(8, 3) * 2 + 1
+Y = bn(X)
+biased, unbiased = X.var(dim=0, unbiased=False), X.var(dim=0, unbiased=True)
+print("m/(m-1) =", round(8 / 7, 4))
+print("output uses the biased variance:  ",
+      torch.allclose(Y, (X - X.mean(dim=0)) / torch.sqrt(biased + bn.eps), atol=1e-5))
+print("output uses the unbiased variance:",
+      torch.allclose(Y, (X - X.mean(dim=0)) / torch.sqrt(unbiased + bn.eps), atol=1e-5))
+print("running_var = 0.9 * 1 + 0.1 * unbiased:",
+      torch.allclose(bn.running_var, 0.9 + 0.1 * unbiased))
+print("running_var = 0.9 * 1 + 0.1 * biased:  ",
+      torch.allclose(bn.running_var, 0.9 + 0.1 * biased))
+
+# %% [markdown]
+# The two estimates serve two purposes. The normalization should make *this batch*
+# exactly mean 0 and variance 1, and dividing by the batch's own spread (the biased,
+# $1/m$ variance) does that. The running variance is meant to estimate the variance of
+# the feature over the whole data set, which evaluation mode will use, and the batch
+# variance underestimates that by the factor $(m-1)/m$ on average; multiplying by
+# $m/(m-1)$ removes the bias. This is the inference rule of the original paper
+# {cite}`ioffe2015batch` too. The factor matters for a fully connected layer with a small
+# batch (8 examples above) and hardly at all after a convolution, where $m$ counts every
+# pixel of every image in the batch.
+#
+# ## What `momentum` means in PyTorch
+#
+# PyTorch updates each running statistic as
+#
+# $$\text{running} \leftarrow (1 - \text{momentum}) \cdot \text{running} +
+# \text{momentum} \cdot \text{batch statistic},$$
+#
+# so `momentum=0.1` (the default) means: *keep 90% of the old estimate, take 10% of the
+# new batch*. That is the opposite of the optimizer convention, where
+# `torch.optim.SGD(..., momentum=0.9)` keeps 90% of the old velocity, and of Keras,
+# whose `BatchNormalization(momentum=0.99)` keeps 99% of the old statistic (PyTorch's
+# `momentum=0.01`). Feeding one batch again and again shows the rule: after $k$ updates
+# the running mean has moved the fraction $1 - (1 - \text{momentum})^k$ of the way from
+# 0 to the batch mean.
+
+# %%
+bn = nn.BatchNorm1d(3, momentum=0.1)
+X = torch.randn(16, 3) + 5
+for k in range(1, 21):
+    bn(X)
+    if k in (1, 2, 10, 20):
+        predicted = (1 - 0.9 ** k) * X.mean(dim=0)
+        assert torch.allclose(bn.running_mean, predicted, atol=1e-5)
+        print(f"after {k:2d} updates: running mean / batch mean =",
+              (bn.running_mean / X.mean(dim=0)).round(decimals=3))
+
+# %% [markdown]
+# With `momentum=None`, PyTorch instead keeps a plain average of all batches seen so
+# far, counting them in the `num_batches_tracked` buffer. That is handy for
+# recomputing the statistics of a trained network in one pass over the data:
+
+# %%
+bn = nn.BatchNorm1d(3, momentum=None)
+batches = [torch.randn(16, 3) + k for k in range(4)]
+for X in batches:
+    bn(X)
+average = torch.stack([X.mean(dim=0) for X in batches]).mean(dim=0)
+print("batches tracked:", int(bn.num_batches_tracked))
+print("running_mean is the average of the batch means:",
+      torch.allclose(bn.running_mean, average, atol=1e-6))
+
+# %% [markdown]
+# The same average comes out of the ordinary update if the $k$-th batch gets
+# `momentum = 1/k`: the first batch replaces the initial values, the second gets
+# half the weight, and so on. That trick works for our `BatchNorm` too, and we will use
+# it after training.
+
+# %%
+ours = BatchNorm(3)
+for k, X in enumerate(batches, start=1):
+    ours.momentum = 1 / k
+    ours(X)
+print("momentum 1/k gives the same running mean and variance:",
+      torch.allclose(ours.moving_mean, bn.running_mean, atol=1e-6),
+      torch.allclose(ours.moving_var, bn.running_var, atol=1e-6))
+
+# %% [markdown]
+# ## Training mode and evaluation mode
+#
+# The same layer computes two different functions. In training mode it normalizes with
+# the statistics of the batch; in evaluation mode with its running estimates. After
+# only one update the running estimates are still far from the batch statistics, so the
+# outputs differ a lot:
+
+# %%
+utils.seed_everything(0)
+layer = nn.BatchNorm1d(4)
+X = torch.randn(6, 4) * 3 + 1
+layer.train()
+Y_train = layer(X).detach()
+layer.eval()
+Y_eval = layer(X).detach()
+print("same output in both modes:", torch.allclose(Y_train, Y_eval, atol=1e-3))
+print("train-mode output, mean per feature:", Y_train.mean(dim=0).abs().round(decimals=3))
+print("eval-mode output,  mean per feature:", Y_eval.mean(dim=0).round(decimals=3))
+
+# %% [markdown]
+# In training mode the output for one example depends on *the other examples in the
+# batch*, because they enter the mean and the variance. In evaluation mode it does not.
+# Below the first example stays the same while its five batch mates are replaced:
+
+# %%
+X_other = X.clone()
+X_other[1:] = torch.randn(5, 4) * 3 + 1              # new companions for example 0
+layer.train()
+print("train mode, example 0 unchanged:", torch.allclose(layer(X)[0], layer(X_other)[0]))
+layer.eval()
+print("eval mode,  example 0 unchanged:", torch.allclose(layer(X)[0], layer(X_other)[0]))
+
+# %% [markdown]
+# One more consequence trips people up: in training mode *every* forward pass updates
+# the running statistics, even under `torch.no_grad()`, which only switches off
+# gradients. Measuring test accuracy without calling `net.eval()` first would therefore
+# both use the wrong statistics and overwrite the running estimates with test data.
+# `utils.evaluate_accuracy` (and so `utils.train`) switches to evaluation mode for you.
+
+# %%
+layer.train()
+before = layer.running_mean.clone()
+with torch.no_grad():
+    layer(X)
+print("running mean changed under no_grad in train mode:",
+      not torch.equal(before, layer.running_mean))
+layer.eval()
+before = layer.running_mean.clone()
+layer(X)
+print("running mean changed in eval mode:", not torch.equal(before, layer.running_mean))
+
+
+# %% [markdown]
+# ## LeNet with batch normalization
+#
+# Where does the layer go? Following {cite}`ioffe2015batch`, after every convolution and
+# every fully connected layer and *before* the activation, so that the sigmoid receives
+# standardized inputs. The output layer gets none: its logits go straight into the loss.
+# Rather than retype LeNet, the function below takes `utils.lenet()` from the
+# [LeNet chapter](05_lenet.ipynb) and inserts a normalization layer after each
+# convolution and hidden linear layer, so the two networks differ in nothing else.
+
+# %%
+def with_batch_norm(net, norm2d, norm1d):
+    """Copy of a Sequential with norm2d(C) after every Conv2d and norm1d(F) after
+    every Linear layer except the last."""
+    layers = list(net)
+    out = []
+    for i, layer in enumerate(layers):
+        out.append(layer)
+        if isinstance(layer, nn.Conv2d):
+            out.append(norm2d(layer.out_channels))
+        elif isinstance(layer, nn.Linear) and i < len(layers) - 1:
+            out.append(norm1d(layer.out_features))
+    return nn.Sequential(*out)
+
+
+def bn_lenet(norm2d, norm1d, seed=0):
+    """LeNet with batch normalization, Xavier-initialized from `seed`."""
+    utils.seed_everything(seed)
+    net = with_batch_norm(utils.lenet(), norm2d, norm1d)
+    net.apply(utils.init_xavier)
+    return net
+
+
+net_ours = bn_lenet(BatchNorm, BatchNorm)
+net_torch = bn_lenet(nn.BatchNorm2d, nn.BatchNorm1d)
+# trace a copy in eval mode: a forward pass in training mode would update the statistics
+print(utils.layer_summary(copy.deepcopy(net_torch).eval(), torch.zeros(1, 1, 28, 28)))
+
+
+# %% [markdown]
+# The trace runs on a copy in evaluation mode for the reason we just saw, and that is
+# also why a batch of a single image is allowed here (a variance of one value is undefined, so
+# training mode would refuse it). Each normalization layer adds $2C$ parameters, a
+# $\gamma$ and a $\beta$ per channel or feature:
+
+# %%
+def count(net):
+    return sum(p.numel() for p in net.parameters())
+
+
+plain_count = count(utils.lenet())
+print("LeNet:", f"{plain_count:,}", " LeNet + BN:", f"{count(net_torch):,}",
+      " added:", count(net_torch) - plain_count, "=", 2 * (6 + 16 + 120 + 84))
+assert count(net_torch) - plain_count == 2 * (6 + 16 + 120 + 84) == count(net_ours) - plain_count
+
+# %% [markdown]
+# Both networks were built from the same seed, so their convolution and linear weights
+# are identical, and $\gamma$, $\beta$ start at 1 and 0 in both. Before training, they
+# must compute the same function in training mode (we compare copies, so that the
+# check does not touch the running statistics of the networks we are about to train):
+
+# %%
+X = torch.rand(64, 1, 28, 28)
+torch.testing.assert_close(copy.deepcopy(net_ours)(X), copy.deepcopy(net_torch)(X),
+                           atol=1e-5, rtol=1e-5)
+print("our BN LeNet and nn.BatchNorm LeNet agree on a batch of", len(X))
+
+# %% [markdown]
+# ## Training: LeNet with and without batch normalization
+#
+# We train three networks with the same budget (below): LeNet with our `BatchNorm`,
+# LeNet with PyTorch's layers, and plain LeNet as in the [LeNet
+# chapter](05_lenet.ipynb). All three use the same Xavier initialization of the shared
+# layers, the same data in the same order and the same learning rate, so the only
+# difference is the normalization. This is the fair comparison for one question, *what
+# does batch normalization buy for a fixed amount of training?* (plain LeNet gets a
+# longer budget of its own in the LeNet chapter).
+
+# %%
+budget = profile.budget("batchnorm")
+print(budget.describe())
+
+
+def load_data():
+    """Fresh loaders, so that every run sees the same batches in the same order."""
+    return utils.load_fashion_mnist(budget.batch_size, budget.resize, device=device,
+                                    train_size=budget.train_size,
+                                    test_size=budget.test_size)
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+history_ours = utils.train(net_ours, *load_data(), budget.num_epochs, budget.lr,
+                           device=device)
+
+# %%
+assert len(history_ours) == budget.num_epochs
+assert history_ours.last["train_acc"] > 0.7, history_ours.last
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+history_torch = utils.train(net_torch, *load_data(), budget.num_epochs, budget.lr,
+                            device=device)
+
+# %%
+assert len(history_torch) == budget.num_epochs
+assert history_torch.last["train_acc"] > 0.7, history_torch.last
+# same start, same data: the two implementations end up close, not bit-identical
+assert abs(history_ours.last["train_acc"] - history_torch.last["train_acc"]) < 0.03
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.seed_everything(0)
+net_plain = utils.lenet()
+net_plain.apply(utils.init_xavier)
+history_plain = utils.train(net_plain, *load_data(), budget.num_epochs, budget.lr,
+                            device=device)
+
+# %%
+assert len(history_plain) == budget.num_epochs
+for h in (history_ours, history_torch):
+    # BN learns in the first epoch, while plain LeNet is still on its plateau ...
+    assert h[0]["train_loss"] < history_plain[0]["train_loss"] - 0.5, (h[0], history_plain[0])
+    # ... and it stays well ahead within this budget
+    assert h.last["train_acc"] > history_plain.last["train_acc"] + 0.1
+
+# %% [markdown]
+# The histories, side by side:
+
+# %%
+histories = {"LeNet + our BatchNorm": history_ours,
+             "LeNet + nn.BatchNorm": history_torch,
+             "LeNet (no BN)": history_plain}
+utils.compare_histories(histories, metric="train_loss", title="training loss, same budget")
+
+# %%
+utils.compare_histories(histories, metric="test_acc", title="test accuracy, same budget")
+
+
+# %% [markdown]
+# With batch normalization the training loss drops in the first epoch; plain LeNet
+# spends its first epochs on the plateau near the chance loss $\ln 10 \approx 2.3$ that
+# the offsets measured at the top of this page predict, and with the same budget it
+# ends far behind. (Given a longer budget it catches up, as the
+# [LeNet chapter](05_lenet.ipynb) shows.) Our layer and PyTorch's give curves that lie
+# on top of each other: they are the same computation.
+#
+# The test accuracy of the BN networks, however, is erratic: it can even drop while the
+# training loss keeps falling. Test accuracy is measured in evaluation mode, with the
+# running statistics, and at this large learning rate those lag behind: with
+# `momentum=0.1` they are an exponential average dominated by the last ten or so
+# batches, during which
+# the weights, and with them the true mean and variance of every channel, kept
+# moving. The fix is cheap. After training, recompute the statistics with the final
+# weights, as a plain average over some training batches (the `momentum = 1/k` trick
+# from above), without changing any weight:
+
+# %%
+def recompute_statistics(net, data_iter, num_batches=20):
+    """A copy of net whose BN running statistics are plain averages over
+    num_batches training batches, computed with the final weights."""
+    net = copy.deepcopy(net).train()
+    norms = [m for m in net.modules()
+             if isinstance(m, (BatchNorm, nn.BatchNorm1d, nn.BatchNorm2d))]
+    with torch.no_grad():
+        for k, (X, _) in enumerate(data_iter, start=1):
+            for m in norms:
+                m.momentum = 1 / k           # the k-th batch gets weight 1/k
+            net(X.to(device))
+            if k == num_batches:
+                break
+    for m in norms:
+        m.momentum = 0.1
+    return net.eval()
+
+
+train_iter, test_iter = load_data()
+recomputed = {name: utils.evaluate_accuracy(recompute_statistics(net, train_iter), test_iter)
+              for name, net in [("LeNet + our BatchNorm", net_ours),
+                                ("LeNet + nn.BatchNorm", net_torch)]}
+recomputed["LeNet (no BN)"] = history_plain.last["test_acc"]   # nothing to recompute
+
+# %% [markdown]
+# The table is built from the histories and these accuracies; throughput is the mean
+# over the epochs:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+speed = {name: sum(r["examples_per_sec"] for r in h) / len(h) for name, h in histories.items()}
+print(f"{'':<24}{'train':>7}{'train':>7}{'test acc':>11}{'test acc':>14}{'ex/s':>8}")
+print(f"{'model':<24}{'loss':>7}{'acc':>7}{'(running)':>11}{'(recomputed)':>14}")
+for name, h in histories.items():
+    print(f"{name:<24}{h.last['train_loss']:>7.3f}{h.last['train_acc']:>7.3f}"
+          f"{h.last['test_acc']:>11.3f}{recomputed[name]:>14.3f}{speed[name]:>8.0f}")
+print(f"plain LeNet processes {speed['LeNet (no BN)'] / speed['LeNet + nn.BatchNorm']:.2f}x "
+      f"as many examples per second as LeNet + nn.BatchNorm, "
+      f"{speed['LeNet (no BN)'] / speed['LeNet + our BatchNorm']:.2f}x as many as ours")
+
+# %%
+for name in ("LeNet + our BatchNorm", "LeNet + nn.BatchNorm"):
+    assert recomputed[name] > 0.65, recomputed
+    assert recomputed[name] > histories[name].last["test_acc"] - 0.02, recomputed
+assert recomputed["LeNet + nn.BatchNorm"] > recomputed["LeNet (no BN)"]
+
+# %% [markdown]
+# Read the table from left to right:
+#
+# - **Training** (loss and accuracy, averaged over the last epoch in training mode)
+#   shows what the figures showed: with the same budget, batch normalization gets much
+#   further.
+# - **Test accuracy with the running statistics** is what `utils.train` measured after
+#   the last epoch; **with recomputed statistics** it reflects the final weights. Only
+#   the normalization statistics differ between the two columns. When you evaluate a
+#   network trained with a large learning rate, or one whose last updates were large,
+#   recomputing the statistics is worth its few forward passes.
+# - **The price is throughput.** Each normalization layer adds passes over the
+#   activations, forward and backward, and LeNet's layers are so small that these
+#   passes are a large share of the work: the last line shows how many times as
+#   many examples per second plain LeNet processed in this run. Whether our layer,
+#   a handful of small tensor operations, or PyTorch's single kernel is the faster
+#   depends on the processor and the memory layout: compare their `ex/s` in the
+#   table.
+#
+# The landing page's results table reads the line below. Like every result line in the
+# book, it records the test accuracy that `utils.train` measured, with the running
+# statistics:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.report_result("LeNet + batch norm", history_torch, profile.name);
+
+# %% [markdown]
+# ## What the first layer learned
+#
+# The first normalization layer has one $\gamma$ and one $\beta$ for each of the six
+# channels of the first convolution. They started at 1 and 0; training moved them, so
+# each channel chose its own scale and offset for the sigmoid that follows:
+
+# %%
+bn1 = net_torch[1]
+print(bn1)
+print("gamma:", tuple(bn1.weight.shape), " beta:", tuple(bn1.bias.shape),
+      " running mean:", tuple(bn1.running_mean.shape))
+assert bn1.weight.shape == bn1.bias.shape == bn1.running_var.shape == (6,)
+assert not torch.allclose(bn1.weight, torch.ones(6)) and not torch.allclose(bn1.bias, torch.zeros(6))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print("gamma       :", bn1.weight.detach().cpu())
+print("beta        :", bn1.bias.detach().cpu())
+print("running mean:", bn1.running_mean.cpu())
+print("running var :", bn1.running_var.cpu())
+
+# %% [markdown]
+# A channel's output before the sigmoid has mean $\beta$ and standard deviation about
+# $|\gamma|$, so these two numbers say where on the sigmoid each channel operates: a
+# large $|\gamma|$ pushes it toward the saturated, almost binary part, a small one keeps
+# it in the nearly linear middle. The [exercises](../exercises/06_batch_norm.ipynb) look
+# at the distribution of all learned $\gamma$ and $\beta$.
+#
+# ## Summary
+#
+# - Batch normalization standardizes each feature (fully connected) or each channel
+#   (convolutional, over batch, height and width) with the minibatch mean and biased
+#   variance, then applies a learned scale $\gamma$ and shift $\beta$.
+# - Our `batch_norm` matches `nn.BatchNorm1d/2d` within $10^{-5}$ in outputs,
+#   gradients and running statistics, in training and evaluation mode.
+# - PyTorch's running variance uses the unbiased batch variance, and `momentum` is the
+#   weight of the *new* batch: `running = (1 - momentum) * running + momentum * batch`.
+# - `model.train()` normalizes with batch statistics (outputs depend on the batch, and
+#   running statistics update, even under `no_grad`); `model.eval()` uses the running
+#   estimates.
+# - With the same budget, batch normalization lets sigmoid LeNet learn from the first
+#   epoch, at some cost in examples per second.
+# - At a large learning rate the running statistics lag behind the weights; recomputing
+#   them after training (a plain average over a few batches) gives a truer test
+#   accuracy.
+#
+# ## Exercises
+#
+# Answers, with code that runs, are in the
+# [exercise notebook](../exercises/06_batch_norm.ipynb).
+#
+# 1. Should we remove the bias of a fully connected or convolutional layer that is
+#    followed by batch normalization? Why?
+# 2. Compare the learning rates for LeNet with and without batch normalization. How
+#    large can the learning rate become before optimization fails in each case?
+# 3. Do we need batch normalization after every layer? Where should it go: before or
+#    after the activation?
+# 4. What happens with a batch of one example? Of two?
+# 5. Implement a "lite" batch normalization that only removes the mean, or only divides
+#    by the standard deviation. How does it behave?
+# 6. Fix the parameters $\gamma$ and $\beta$ (do not learn them). What changes? What
+#    does the distribution of the learned $\gamma$ and $\beta$ look like?
+# 7. When fine-tuning a trained network on little data, how do you freeze the batch
+#    normalization statistics, and how do you check that they stay frozen?
+# 8. Can batch normalization replace dropout? How does the behavior change?
+# 9. Layer normalization normalizes each example over its own features. On which axes
+#    does it compute statistics, and how does it differ from batch normalization at
+#    test time?
+# 10. Research ideas: other normalizing transforms. Can you apply the probability
+#     integral transform? Can you use a full-rank covariance estimate, and why should
+#     you probably not? What about compact matrix variants (block-diagonal,
+#     low-displacement rank, Monarch), or sparsification as a regularizer?
