@@ -408,7 +408,7 @@ print(f"quarter widths: {sizes[full_name] / sizes[quarter_name]:.1f}x fewer para
 # prints which one this page uses.
 
 # %%
-widths = {"quick": (16, 32, 64, 128), "full": (64, 128, 256, 512)}[profile.name]
+widths = budget.widths   # in the profile table, utils/profile.py
 print(budget.describe())
 print("stage widths:", widths)
 utils.seed_everything(0)
@@ -452,7 +452,7 @@ def training_macs(budget, widths):
 
 full = utils.get_profile("full")
 this_run = training_macs(budget, widths)
-full_run = training_macs(full.budget("resnet"), (64, 128, 256, 512))
+full_run = training_macs(full.budget("resnet"), full.budget("resnet").widths)
 print("full profile:", full.budget("resnet").describe())
 print(f"forward-pass arithmetic, full profile / this run: {full_run / this_run:,.0f}x")
 

@@ -35,6 +35,13 @@ def test_budgets_exist_in_both_profiles_and_describe():
         seen = lambda b: b.num_epochs * (b.train_size or 60_000)  # noqa: E731
         assert seen(big) >= seen(budget), f"full budget {name!r} trains on less than quick"
     assert full.budget("lenet").describe().startswith("10 epochs, batch 256, lr 0.9")
+    for name, budget in quick.budgets.items():   # ResNet stage widths live in the table too
+        big = full.budget(name)
+        assert (budget.widths is None) == (big.widths is None), name
+        if budget.widths is not None:
+            assert len(budget.widths) == 4 and all(0 < a <= b for a, b in
+                                                   zip(budget.widths, big.widths, strict=True))
+            assert budget.describe().endswith(f"stage widths {budget.widths}")
     with pytest.raises(ValueError, match="no budget named 'vgg'"):
         quick.budget("vgg")
 

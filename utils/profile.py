@@ -23,6 +23,8 @@ class Budget:
         test_size: examples drawn from the 10,000 test images (``None``: all).
         resize: side length the 28x28 images are resized to (``None``: keep 28).
         lr: learning rate used by the chapter for this experiment.
+        widths: channels of the four stages, for an experiment that trains a
+            ResNet-18 (``None``: not a ResNet experiment).
     """
 
     num_epochs: int
@@ -31,14 +33,16 @@ class Budget:
     test_size: int | None = None
     resize: int | None = None
     lr: float = 0.1
+    widths: tuple[int, int, int, int] | None = None
 
     def describe(self) -> str:
         """One line that states the budget, for printing above a training cell."""
         train = "all 60,000" if self.train_size is None else f"{self.train_size:,}"
         test = "all 10,000" if self.test_size is None else f"{self.test_size:,}"
         side = 28 if self.resize is None else self.resize
+        stages = "" if self.widths is None else f", stage widths {self.widths}"
         return (f"{self.num_epochs} epochs, batch {self.batch_size}, lr {self.lr:g}, "
-                f"train on {train} images, test on {test}, input {side}x{side}")
+                f"train on {train} images, test on {test}, input {side}x{side}{stages}")
 
 
 # One row per experiment the book trains. `quick` fits CI on 2 CPU cores;
@@ -52,7 +56,7 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "batchnorm_exercise": Budget(num_epochs=2, batch_size=64, train_size=10_000,
                                      test_size=2_000, lr=1.0),
         "resnet": Budget(num_epochs=3, batch_size=128, train_size=12_000,
-                         test_size=2_000, lr=0.05),
+                         test_size=2_000, lr=0.05, widths=(16, 32, 64, 128)),
         "lenet_exercise": Budget(num_epochs=3, train_size=10_000, test_size=2_000,
                                  lr=0.003),
         "exercise_deep": Budget(num_epochs=2, batch_size=128, train_size=4_000,
@@ -79,7 +83,8 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "loop_check": Budget(num_epochs=2, train_size=2_048, test_size=1_024, lr=0.9),
         "batchnorm": Budget(num_epochs=10, lr=1.0),
         "batchnorm_exercise": Budget(num_epochs=5, batch_size=64, lr=1.0),
-        "resnet": Budget(num_epochs=10, batch_size=256, resize=96, lr=0.05),
+        "resnet": Budget(num_epochs=10, batch_size=256, resize=96, lr=0.05,
+                         widths=(64, 128, 256, 512)),
         "lenet_exercise": Budget(num_epochs=10, lr=0.001),
         "exercise_deep": Budget(num_epochs=10, batch_size=256, resize=96, lr=0.05),
         "exercise_overfit": Budget(num_epochs=30, batch_size=64, train_size=1_000,
