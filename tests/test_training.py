@@ -173,6 +173,19 @@ def test_a_model_with_lazy_layers_trains(optimizer):
     assert history.last["train_loss"] < history[0]["train_loss"]
 
 
+def test_lazy_batch_norm_in_the_channels_last_layout():
+    """Lazy buffers (LazyBatchNorm2d) have no shape before the first batch either."""
+    nn = torch.nn
+    net = nn.Sequential(nn.LazyConv2d(8, 3, padding=1), nn.LazyBatchNorm2d(), nn.ReLU(),
+                        nn.MaxPool2d(4), nn.Flatten(), nn.LazyLinear(10))
+    utils.seed_everything(0)
+    train_iter, test_iter = make_loaders()
+    history = utils.train(net, train_iter, test_iter, 3, 0.1, plot=False, verbose=False,
+                          speed=utils.Speed(channels_last=True))
+    assert not any(utils.is_lazy(t) for t in (*net.parameters(), *net.buffers()))
+    assert history.last["train_loss"] < history[0]["train_loss"]
+
+
 def test_bad_arguments():
     train_iter, test_iter = make_loaders()
     with pytest.raises(ValueError, match="num_epochs must be a positive integer"):

@@ -15,6 +15,16 @@ class DeviceMismatchError(RuntimeError):
     """The model and a batch sit on different devices."""
 
 
+def is_lazy(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` is a lazy layer's parameter or buffer that has no shape yet.
+
+    ``nn.LazyConv2d``, ``nn.LazyLinear`` and ``nn.LazyBatchNorm2d`` get their
+    shapes in the first forward pass; until then ``.dim()`` or ``.dtype`` checks
+    on them raise.
+    """
+    return isinstance(tensor, nn.parameter.UninitializedTensorMixin)
+
+
 def model_device(net: nn.Module) -> torch.device:
     """The device of a model's first parameter (or buffer); the CPU if it has none."""
     for tensor in (*net.parameters(), *net.buffers()):
@@ -41,7 +51,7 @@ def check_batch(net: nn.Module, X: torch.Tensor) -> None:
             f"the model's parameters are on {where} but the batch is on {X.device}: move both "
             "to one device, e.g. net.to(device) and load_fashion_mnist(..., device=device)")
     dtypes = {p.dtype for p in net.parameters()
-              if not isinstance(p, nn.parameter.UninitializedParameter) and p.is_floating_point()}
+              if not is_lazy(p) and p.is_floating_point()}
     if len(dtypes) == 1 and X.dtype not in dtypes:
         (expected,) = dtypes
         if X.dtype == torch.uint8:

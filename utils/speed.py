@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .device import check_batch
+from .device import check_batch, is_lazy
 
 # On the CPU, channels-last measured faster for convolutions up to 256 channels
 # wide and slower for ResNet-18's 512 (bench/bench.py).
@@ -80,7 +80,7 @@ def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.Gr
 def conv_widths(net: nn.Module) -> list[int]:
     """Output channels of every materialised 4-D weight (lazy layers not yet run count 0)."""
     return [p.shape[0] for p in net.parameters()
-            if not isinstance(p, nn.parameter.UninitializedParameter) and p.dim() == 4]
+            if not is_lazy(p) and p.dim() == 4]
 
 
 def use_channels_last(net: nn.Module, device: torch.device, requested: bool | None) -> bool:
@@ -111,8 +111,7 @@ class Layout:
     def __enter__(self) -> Layout:
         if self.active:
             tensors = [t for t in (*self.net.parameters(), *self.net.buffers())
-                       if not isinstance(t, nn.parameter.UninitializedParameter)
-                       and t.dim() == 4]
+                       if not is_lazy(t) and t.dim() == 4]
             if any(not t.is_contiguous(memory_format=torch.channels_last) for t in tensors):
                 self.net.to(memory_format=torch.channels_last)
                 self._converted = True

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .device import model_device
+from .device import is_lazy, model_device
 from .history import History
 from .models import evaluation_mode
 from .plotting import LivePlot, in_notebook
@@ -154,7 +154,7 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
     speed = speed or Speed()
     dtype = autocast_dtype(device, speed.amp)
     net.to(device)
-    lazy = any(isinstance(p, nn.parameter.UninitializedParameter) for p in net.parameters())
+    lazy = any(is_lazy(p) for p in net.parameters())
     opt = None if lazy else _make_optimizer(net, optimizer, lr)
     scaler = grad_scaler(device, dtype)
     live = LivePlot(num_epochs) if (in_notebook() if plot is None else plot) else None
@@ -179,7 +179,8 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
                     with autocast(device, dtype):
                         y_hat = model(X)
                         loss = F.cross_entropy(y_hat, y)
-                    opt = opt or _make_optimizer(net, optimizer, lr)
+                    if opt is None:   # lazy layers have their shapes now
+                        opt = _make_optimizer(net, optimizer, lr)
                     opt.zero_grad(set_to_none=True)
                     if scaler is None:
                         loss.backward()
