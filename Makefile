@@ -73,7 +73,7 @@ serve: book
 	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
 
 lint: venv
-	$(BIN)/ruff check utils tests tools bench
+	$(BIN)/ruff check utils tests tools bench chapters exercises
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -24,7 +24,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -486,7 +487,7 @@ class TrueConv(nn.Module):
 torch.manual_seed(0)
 w0 = nn.Conv2d(1, 1, kernel_size=(1, 2), bias=False).weight.data  # same start as before
 true_conv = TrueConv(w0)
-for step in range(num_steps):
+for _ in range(num_steps):
     loss = ((true_conv(X_b) - Y_b) ** 2).sum()
     true_conv.zero_grad()
     loss.backward()

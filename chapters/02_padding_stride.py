@@ -22,7 +22,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -201,8 +202,10 @@ for ax, mode in zip(axes, modes):
         ax.text(j, i, int(v), ha="center", va="center", fontsize=11)
     ax.add_patch(Rectangle((0.5, 0.5), 3, 3, fill=False, lw=2, color="black"))
     ax.set_title(f'mode="{mode}"', fontsize=11)
-    ax.set_xticks([]); ax.set_yticks([])
-    ax.set_xlabel("column"); ax.set_ylabel("row")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
 fig.suptitle("F.pad by 1 on each side; the black square is the original image")
 fig.tight_layout()
 plt.show()
@@ -299,9 +302,13 @@ def draw_positions(ax, n, k, p, s):
         ax.add_patch(Rectangle((j + 0.08, i + 0.08), k - 0.16, k - 0.16, fill=False,
                                lw=2.5, edgecolor=color))
     m = len(starts)
-    ax.set_xlim(0, size); ax.set_ylim(size, 0); ax.set_aspect("equal")
-    ax.set_xticks([]); ax.set_yticks([])
-    ax.set_xlabel("column"); ax.set_ylabel("row")
+    ax.set_xlim(0, size)
+    ax.set_ylim(size, 0)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
     ax.set_title(f"n={n}, k={k}, p={p}, s={s}: output {m}x{m}", fontsize=11)
     return m
 

@@ -22,7 +22,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -102,7 +103,8 @@ def show_matrix(ax, M, title, cmap="Blues"):
         for j in range(M.shape[1]):
             ax.text(j, i, f"{M[i, j]:g}", ha="center", va="center", fontsize=11)
     ax.set_title(title, fontsize=10)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 fig, axes = plt.subplots(2, 4, figsize=(9, 4.2))
 for c in range(2):

@@ -26,7 +26,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -676,7 +677,8 @@ print(bn1)
 print("gamma:", tuple(bn1.weight.shape), " beta:", tuple(bn1.bias.shape),
       " running mean:", tuple(bn1.running_mean.shape))
 assert bn1.weight.shape == bn1.bias.shape == bn1.running_var.shape == (6,)
-assert not torch.allclose(bn1.weight, torch.ones(6)) and not torch.allclose(bn1.bias, torch.zeros(6))
+assert not torch.allclose(bn1.weight, torch.ones(6))
+assert not torch.allclose(bn1.bias, torch.zeros(6))
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -28,7 +28,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -74,9 +75,10 @@ print("profile:", profile.name)
 # for one image, the unit the papers report. We count multiply-adds in two independent
 # ways, so that each checks the other:
 #
-# - by formula, with forward hooks as in the [ResNet chapter](07_resnet.ipynb): a
-#   convolution does (output elements) x (kernel height x kernel width x input channels)
-#   multiply-adds, a linear layer (output elements) x (input features);
+# - by formula, with `utils.count_macs(net, shape)`, the forward-hook counter written out
+#   in the [ResNet chapter](07_resnet.ipynb): a convolution does (output elements) x
+#   (kernel height x kernel width x input channels) multiply-adds, a linear layer (output
+#   elements) x (input features); it traces a shapes-only copy of the model;
 # - with `torch.utils.flop_counter.FlopCounterMode`, which watches every operator that
 #   PyTorch dispatches and counts 2 floating-point operations per multiply-add. With
 #   `display=False` it prints nothing; it works on meta tensors too.
@@ -85,29 +87,6 @@ print("profile:", profile.name)
 # comparatively free and not counted.
 
 # %%
-def count_macs(net, X):
-    """Multiply-adds of the Conv2d and Linear layers of `net` on the batch `X`, by formula."""
-    total = 0
-
-    def hook(layer, inputs, output):
-        nonlocal total
-        if isinstance(layer, nn.Conv2d):
-            kh, kw = layer.kernel_size
-            total += output.numel() * kh * kw * layer.in_channels // layer.groups
-        else:
-            total += output.numel() * layer.in_features
-
-    handles = [m.register_forward_hook(hook) for m in net.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
-        with torch.no_grad():
-            net(X)
-    finally:
-        for h in handles:
-            h.remove()
-    return total
-
-
 def flop_counter_macs(net, X):
     """Multiply-adds as counted by PyTorch's FlopCounterMode (2 FLOPs per multiply-add)."""
     with FlopCounterMode(display=False) as counter, torch.no_grad():
@@ -133,8 +112,8 @@ print(utils.layer_summary(meta_lenet, X_meta))
 by_hand = (6 * 28 * 28 * 5 * 5 * 1 + 16 * 10 * 10 * 5 * 5 * 6
            + 400 * 120 + 120 * 84 + 84 * 10)
 counts = {"by hand": by_hand,
-          "formula, real": count_macs(real_lenet, X_real),
-          "formula, meta": count_macs(meta_lenet, X_meta),
+          "formula, real": utils.count_macs(real_lenet, (1, 28, 28)),
+          "formula, meta": utils.count_macs(meta_lenet, (1, 28, 28)),
           "FlopCounterMode, real": flop_counter_macs(real_lenet, X_real),
           "FlopCounterMode, meta": flop_counter_macs(meta_lenet, X_meta)}
 for name, macs in counts.items():
@@ -161,7 +140,7 @@ def build_meta(make_net, *args, **kwargs):
 def profile_net(net, side, show=True):
     """Trace one zero side x side image through `net`; return (parameters, multiply-adds)."""
     X = torch.zeros(1, 1, side, side, device="meta")
-    macs = count_macs(net, X)
+    macs = utils.count_macs(net, (1, side, side))
     assert macs == flop_counter_macs(net, X), "the two counters disagree"
     if show:
         print(utils.layer_summary(net, X))
@@ -700,8 +679,7 @@ plt.show()
 # %%
 budget = profile.budget("classic")
 side = budget.resize or 28
-small = {"num_channels": 16, "growth_rate": 12, "block_sizes": (3, 3), "small_input": True}
-config = small if profile.name == "quick" else {}          # {}: the DenseNet traced above
+config = dict(budget.model)          # empty: the DenseNet traced above
 print(budget.describe())
 print("DenseNet configuration:", config or "the default (as traced above)")
 utils.seed_everything(0)
@@ -738,7 +716,7 @@ assert history.last["test_acc"] > 0.6, history.last
 # NBVAL_IGNORE_OUTPUT
 print(history.table())
 name = "DenseNet, small (28x28)" if config else "DenseNet (96x96)"
-record = utils.report_result(name, history, profile.name)
+record = utils.report_result(name, history)
 
 # %% [markdown]
 # This run shows that the dense block, the transition layer and the head train

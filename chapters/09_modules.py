@@ -28,7 +28,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -48,7 +49,6 @@ import copy
 import math
 import pickle
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -1066,24 +1066,13 @@ print("X.to(its own device) returns X itself:", X.to(device) is X)
 # product is fast, and the trip over the bus can cost more than the arithmetic.
 
 # %%
-def best_time(fn, repeats=5):
-    """Smallest wall time of fn() over a few runs, in seconds (waits for the GPU)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-# %%
 # NBVAL_IGNORE_OUTPUT
+# utils.best_time: the shortest of a few timed runs after one warm-up; on a GPU it waits
+# for the work to finish before reading the clock
 A_cpu = torch.randn(1024, 1024)
 A_dev = A_cpu.to(device)
-copy_s = best_time(lambda: A_cpu.to(device, copy=True))
-matmul_s = best_time(lambda: A_dev @ A_dev)
+copy_s = utils.best_time(lambda: A_cpu.to(device, copy=True), device)
+matmul_s = utils.best_time(lambda: A_dev @ A_dev, device)
 print(f"copy to {device.type}: {copy_s * 1e3:.2f} ms   matmul on {device.type}: "
       f"{matmul_s * 1e3:.2f} ms")
 

@@ -29,7 +29,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -47,7 +48,6 @@ if str(ROOT) not in sys.path:
 # %%
 # Draw figures in the notebook, including the ones utils returns.
 # %matplotlib inline
-import time
 
 import torch
 import torch.nn.functional as F
@@ -460,20 +460,11 @@ X, _ = next(iter(train_iter))
 per_image = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomCrop(28, padding=2)])
 
 
-def best_time(fn, repeats=5):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        if out.device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times), out
-
-
 gen = torch.Generator().manual_seed(0)
-t_loop, out_loop = best_time(lambda: torch.stack([per_image(x) for x in X]))
-t_batch, out_batch = best_time(lambda: augment_batch(X, gen))
+out_loop = torch.stack([per_image(x) for x in X])
+out_batch = augment_batch(X, gen)
+t_loop = utils.best_time(lambda: torch.stack([per_image(x) for x in X]), X.device)
+t_batch = utils.best_time(lambda: augment_batch(X, gen), X.device)
 print(f"per image (v2 in a loop): {t_loop * 1e3:7.2f} ms per batch of {len(X)}")
 print(f"batched (augment_batch):  {t_batch * 1e3:7.2f} ms per batch of {len(X)}")
 print(f"batched is {t_loop / t_batch:.0f}x faster")

@@ -7,7 +7,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -25,7 +26,6 @@ if str(ROOT) not in sys.path:
 # %%
 import itertools
 import math
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -178,7 +178,8 @@ ax.plot(t[:n_show] * 1000, tone(300)[:n_show], "o", color="tab:blue", mfc="white
         label="samples at 1000 Hz")
 ax.plot(t[:n_show:2] * 1000, tone(300)[:n_show:2], "o", color="black", ms=5,
         label="kept by stride 2 (500 Hz)")
-ax.set_xlabel("time (ms)"); ax.set_ylabel("amplitude")
+ax.set_xlabel("time (ms)")
+ax.set_ylabel("amplitude")
 ax.set_title("Aliasing: after stride 2, a 300 Hz tone looks like 200 Hz")
 ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
 fig.tight_layout()
@@ -319,19 +320,10 @@ print("saving of stride 2:", macs[1] / macs[2], "x; of stride 4:", macs[1] / mac
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-def best_time(fn, repeats=7):
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
 threads = torch.get_num_threads()
 torch.set_num_threads(1)  # time the arithmetic, not the scheduling of threads
 try:
-    seconds = {s: best_time(lambda: F.conv2d(X, K, padding=1, stride=s)) for s in [1, 2, 4]}
+    seconds = {s: utils.best_time(lambda: F.conv2d(X, K, padding=1, stride=s)) for s in [1, 2, 4]}
 finally:
     torch.set_num_threads(threads)
 for s, sec in seconds.items():
@@ -414,7 +406,10 @@ X = torch.randn(1, 1, 16, 16, generator=gen)
 def conv(X, s):
     return F.conv2d(F.pad(X, (1, 1, 1, 1), mode="circular"), K, stride=s)
 
-shift = lambda T, k: torch.roll(T, shifts=k, dims=-1)  # move right by k, wrapping
+def shift(T, k):
+    return torch.roll(T, shifts=k, dims=-1)  # move right by k, wrapping
+
+
 s1 = torch.allclose(conv(shift(X, 1), 1), shift(conv(X, 1), 1), atol=1e-5)
 s2_even = torch.allclose(conv(shift(X, 2), 2), shift(conv(X, 2), 1), atol=1e-5)
 s2_odd = any(torch.allclose(conv(shift(X, 1), 2), shift(conv(X, 2), k), atol=1e-5)

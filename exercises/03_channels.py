@@ -8,7 +8,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -293,7 +294,12 @@ base = dict(c_i=16, c_o=32, k_h=3, k_w=3, h=28, w=28)
 doubled = dict(base, c_i=32, c_o=64)
 ratio = conv_macs(**doubled) / conv_macs(**base)
 flop_ratio = measured_flops(**doubled)[0] / measured_flops(**base)[0]
-params = lambda c_i, c_o, k_h, k_w, **_: nn.Conv2d(c_i, c_o, (k_h, k_w)).weight.numel()
+
+
+def params(c_i, c_o, k_h, k_w, **_):
+    return nn.Conv2d(c_i, c_o, (k_h, k_w)).weight.numel()
+
+
 print(f"doubling c_i and c_o: work x{ratio:g} (FlopCounterMode: x{flop_ratio:g}), "
       f"weights x{params(**doubled) / params(**base):g}")
 assert ratio == flop_ratio == params(**doubled) / params(**base) == 4

@@ -16,7 +16,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -33,7 +34,6 @@ if str(ROOT) not in sys.path:
 
 # %%
 import math
-import time
 
 import torch
 from torch import nn
@@ -445,7 +445,8 @@ def d_prime(signal: torch.Tensor, noise: torch.Tensor) -> float:
 gen = torch.Generator().manual_seed(0)
 n = 20_000
 separation = {}
-print(f"{'window':<8}{'sparse: max':>12}{'sparse: avg':>12}{'diffuse: max':>13}{'diffuse: avg':>13}")
+print(f"{'window':<8}{'sparse: max':>12}{'sparse: avg':>12}"
+      f"{'diffuse: max':>13}{'diffuse: avg':>13}")
 for k in (2, 4, 8):
     def sample() -> torch.Tensor:
         return torch.randn(n, k * k, generator=gen, dtype=torch.float64)
@@ -460,7 +461,7 @@ for k in (2, 4, 8):
           f"{row['diffuse', 'max']:>13.2f}{row['diffuse', 'avg']:>13.2f}")
 
 # %%
-for k, row in separation.items():
+for row in separation.values():
     assert row["sparse", "max"] > row["sparse", "avg"]    # max finds the needle
     assert row["diffuse", "avg"] >= row["diffuse", "max"]  # average measures the amount
 assert separation[8]["sparse", "avg"] < separation[2]["sparse", "avg"]  # diluted by area
@@ -608,7 +609,8 @@ for T in temperatures:
 assert to_avg[0] < 1e-3 and to_max[-1] < 1e-3                  # the two limits
 assert all(a <= b for a, b in zip(to_avg, to_avg[1:]))          # colder: further from avg
 assert all(a >= b for a, b in zip(to_max, to_max[1:]))          # colder: closer to max
-assert (soft_pool2d(X, 2, 1.0) <= max_ref + 1e-6).all() and (soft_pool2d(X, 2, 1.0) >= avg_ref - 1e-6).all()
+assert (soft_pool2d(X, 2, 1.0) <= max_ref + 1e-6).all()
+assert (soft_pool2d(X, 2, 1.0) >= avg_ref - 1e-6).all()
 
 # %% [markdown]
 # At every temperature the result lies between the average and the maximum (the last
@@ -641,23 +643,19 @@ print("soft pooling of 10x at T=1 == 10 * soft pooling of x at T=0.1")
 # timed through the same `windows` reshape:
 
 # %%
-def best_time(fn, X: torch.Tensor, repeats: int = 5, calls: int = 3) -> float:
-    """Fastest of several timings of forward + backward, in milliseconds per call."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            x = X.detach().requires_grad_()
-            fn(x).sum().backward()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best * 1000
+def ms_forward_backward(fn, X: torch.Tensor) -> float:
+    """Fastest time of one forward + backward pass of `fn` on `X`, in milliseconds."""
+    def step():
+        x = X.detach().requires_grad_()
+        fn(x).sum().backward()
+    return utils.best_time(step) * 1000
 
 
 X_big = torch.randn(64, 16, 28, 28)
-timings = {"F.max_pool2d": best_time(lambda t: F.max_pool2d(t, 2), X_big),
-           "F.avg_pool2d": best_time(lambda t: F.avg_pool2d(t, 2), X_big),
-           "max of windows()": best_time(lambda t: windows(t, 2).amax(-1), X_big),
-           "soft_pool2d": best_time(lambda t: soft_pool2d(t, 2, 1.0), X_big)}
+timings = {"F.max_pool2d": ms_forward_backward(lambda t: F.max_pool2d(t, 2), X_big),
+           "F.avg_pool2d": ms_forward_backward(lambda t: F.avg_pool2d(t, 2), X_big),
+           "max of windows()": ms_forward_backward(lambda t: windows(t, 2).amax(-1), X_big),
+           "soft_pool2d": ms_forward_backward(lambda t: soft_pool2d(t, 2, 1.0), X_big)}
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -17,7 +17,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -174,7 +175,8 @@ print_table({f"{act} + {pool} pool": r for (act, pool), r in grid.items()
              if act == "sigmoid"})
 
 # %%
-assert utils.num_params(grid[("sigmoid", "avg")][0]) == utils.num_params(grid[("sigmoid", "max")][0])
+assert (utils.num_params(grid[("sigmoid", "avg")][0])
+        == utils.num_params(grid[("sigmoid", "max")][0]))
 assert all(h.last["test_acc"] > 0.3 for _, h in grid.values())
 sigmoid_gap = (grid[("sigmoid", "max")][1].last["test_acc"]
                - grid[("sigmoid", "avg")][1].last["test_acc"])

@@ -9,7 +9,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -589,8 +590,9 @@ assert 2 * sum(m.num_features for m in bn_layers) == 452
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 for k, m in enumerate(bn_layers):
-    axes[0].hist(m.weight.detach().cpu(), bins=20, alpha=0.6, label=f"BN {k + 1} ({m.num_features})")
-    axes[1].hist(m.bias.detach().cpu(), bins=20, alpha=0.6, label=f"BN {k + 1} ({m.num_features})")
+    label = f"BN {k + 1} ({m.num_features})"
+    axes[0].hist(m.weight.detach().cpu(), bins=20, alpha=0.6, label=label)
+    axes[1].hist(m.bias.detach().cpu(), bins=20, alpha=0.6, label=label)
 axes[0].axvline(1, color="gray", ls=":")
 axes[1].axvline(0, color="gray", ls=":")
 axes[0].set(xlabel="gamma", ylabel="count", title="learned scales (init 1)")
@@ -830,7 +832,8 @@ print("BatchNorm1d on (batch, channels, length): statistics over axes (0, 2)")
 X = torch.randn(64, 3, requires_grad=True)
 ranks = X.argsort(dim=0).argsort(dim=0)               # rank of each value in its column
 U = (ranks.float() + 0.5) / X.shape[0]                # empirical CDF values in (0, 1)
-print("uniform grid per feature:", torch.equal(U.sort(dim=0).values[:, 0], U.sort(dim=0).values[:, 1]))
+sorted_U = U.sort(dim=0).values
+print("uniform grid per feature:", torch.equal(sorted_U[:, 0], sorted_U[:, 1]))
 print("differentiable:", U.requires_grad)
 assert not U.requires_grad
 

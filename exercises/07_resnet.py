@@ -14,7 +14,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -284,9 +285,9 @@ def conv_weights(net):
 
 print(f"basic block, 256 channels:      {utils.num_params(basic):>9,} parameters")
 print(f"bottleneck block, 256-64-256:   {utils.num_params(bottleneck):>9,} parameters")
+mac_ratio = utils.count_macs(basic, (256, 14, 14)) / utils.count_macs(bottleneck, (256, 14, 14))
 print(f"saving: {utils.num_params(basic) / utils.num_params(bottleneck):.1f}x fewer parameters, "
-      f"{utils.count_macs(basic, (256, 14, 14)) / utils.count_macs(bottleneck, (256, 14, 14)):.1f}x "
-      "fewer MACs")
+      f"{mac_ratio:.1f}x fewer MACs")
 assert conv_weights(basic) == 2 * 256 * 256 * 9
 assert conv_weights(bottleneck) == 256 * 64 + 64 * 64 * 9 + 64 * 256
 assert utils.num_params(bottleneck) * 10 < utils.num_params(basic)

@@ -17,7 +17,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -49,33 +50,11 @@ torch.set_printoptions(precision=4)
 
 
 # %% [markdown]
-# The counting tools of the chapter: parameters, multiply-adds by formula and by
+# The counting tools of the chapter: parameters (`utils.num_params`), multiply-adds by
+# formula (`utils.count_macs`, which traces a shapes-only copy of the model) and by
 # `FlopCounterMode`, and building on the meta device (shapes only, no weights).
 
 # %%
-def count_macs(net, X):
-    """Multiply-adds of the Conv2d and Linear layers of `net` on the batch `X`, by formula."""
-    total = 0
-
-    def hook(layer, inputs, output):
-        nonlocal total
-        if isinstance(layer, nn.Conv2d):
-            kh, kw = layer.kernel_size
-            total += output.numel() * kh * kw * layer.in_channels // layer.groups
-        else:
-            total += output.numel() * layer.in_features
-
-    handles = [m.register_forward_hook(hook) for m in net.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
-        with torch.no_grad():
-            net(X)
-    finally:
-        for h in handles:
-            h.remove()
-    return total
-
-
 def flop_counter_macs(net, X):
     """Multiply-adds as counted by PyTorch's FlopCounterMode (2 FLOPs per multiply-add)."""
     with FlopCounterMode(display=False) as counter, torch.no_grad():
@@ -276,7 +255,7 @@ def layer_costs(net, side, channels=1):
     X = meta_input(side, channels)
     rows = []
     for name, layer in net.named_children():
-        macs = count_macs(layer, X)
+        macs = utils.count_macs(layer, tuple(X.shape[1:]))
         X = layer(X)
         rows.append((f"{name}: {type(layer).__name__}", utils.num_params(layer), X.numel(), macs))
     return rows
@@ -335,7 +314,7 @@ print(f"activations outweigh the parameters from a batch of about {break_even:.0
 # ratio just below 1):
 
 # %%
-for name, params, acts, macs in alex_rows:
+for name, params, _, macs in alex_rows:
     if params:
         print(f"{name:<16} {macs / params:>7.0f} multiply-adds per parameter per image")
 
@@ -431,7 +410,7 @@ for depth, convs_per_block in configs.items():
     with torch.device("meta"):
         theirs = getattr(torchvision.models, f"vgg{depth}")(weights=None)
     layers = sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in ours.modules())
-    gmacs = vgg_gmacs[depth] = count_macs(ours, meta_input(224, 3)) / 1e9
+    gmacs = vgg_gmacs[depth] = utils.count_macs(ours, (3, 224, 224)) / 1e9
     vgg_params[depth] = utils.num_params(ours)
     print(f"VGG-{depth:<4}{layers:>9}{utils.num_params(ours):>14,}{utils.num_params(theirs):>14,}"
           f"{paper_millions[depth]:>6}M{gmacs:>7.1f}")
@@ -461,21 +440,23 @@ small_arch = tuple((n, c // 4) for n, c in VGG11)
 full_net, small_net = vgg11, build_meta(vgg, small_arch)
 
 
-def split_costs(net, num_blocks=len(VGG11), side=224):
+def split_costs(net, num_blocks=None, side=224):
     """(conv params, conv MACs, dense params, dense MACs) of a VGG for one image."""
+    num_blocks = len(VGG11) if num_blocks is None else num_blocks
     body, head = net[:num_blocks], net[num_blocks:]
     X = meta_input(side)
     features = body(X)
-    return (utils.num_params(body), count_macs(body, X),
-            utils.num_params(head), count_macs(head, features))
+    return (utils.num_params(body), utils.count_macs(body, tuple(X.shape[1:])),
+            utils.num_params(head), utils.count_macs(head, tuple(features.shape[1:])))
 
 
 full_costs, small_costs = split_costs(full_net), split_costs(small_net)
 labels = ("conv parameters", "conv multiply-adds", "dense parameters", "dense multiply-adds")
 for label, f, s in zip(labels, full_costs, small_costs):
     print(f"{label:<20} {f:>14,} -> {s:>12,}  ({f / s:5.2f}x smaller)")
-print(f"{'all parameters':<20} {utils.num_params(full_net):>14,} -> {utils.num_params(small_net):>12,}  "
-      f"({utils.num_params(full_net) / utils.num_params(small_net):5.2f}x smaller)")
+full_params, small_params = utils.num_params(full_net), utils.num_params(small_net)
+print(f"{'all parameters':<20} {full_params:>14,} -> {small_params:>12,}  "
+      f"({full_params / small_params:5.2f}x smaller)")
 
 # %%
 conv_param_factor = full_costs[0] / small_costs[0]
@@ -568,7 +549,7 @@ for n in range(4):
     nin_params[n] = utils.num_params(net)
     layers = sum(isinstance(m, nn.Conv2d) for m in net.modules())
     print(f"{n:<14}{layers:>16}{nin_params[n]:>12,}"
-          f"{count_macs(net, meta_input(224)) / 1e6:>13.0f} M")
+          f"{utils.count_macs(net, (1, 224, 224)) / 1e6:>13.0f} M")
 print(f"each extra 1x1 per block adds {per_extra:,} parameters")
 
 # %%
@@ -605,7 +586,7 @@ def replaced_layers(net):
 plain, wide = build_meta(nin), build_meta(nin_with_3x3)
 for name, net in (("1x1", plain), ("3x3", wide)):
     print(f"{name}: {utils.num_params(net):>10,} parameters, "
-          f"{count_macs(net, meta_input(224)) / 1e6:,.0f} million multiply-adds")
+          f"{utils.count_macs(net, (1, 224, 224)) / 1e6:,.0f} million multiply-adds")
 layer_ratio = (sum(utils.num_params(m) for m in replaced_layers(wide))
                / sum(utils.num_params(m) for m in replaced_layers(plain)))
 ratio = utils.num_params(wide) / utils.num_params(plain)
@@ -648,7 +629,8 @@ for name, net in variants.items():
     print(f"{name:<26}{utils.num_params(net):>12,} parameters ({extra:+,})")
 
 # %%
-assert utils.num_params(variants["literal dense layer"]) - utils.num_params(gap_net) == 250 * 10 + 10
+extra = utils.num_params(variants["literal dense layer"]) - utils.num_params(gap_net)
+assert extra == 250 * 10 + 10
 assert utils.num_params(variants["AlexNet-style dense head"]) > 10 * utils.num_params(gap_net)
 
 # %% [markdown]
@@ -762,7 +744,8 @@ def googlenet_small(num_classes=10, in_channels=1):
 
 small_goog = build_meta(googlenet_small)
 print(utils.layer_summary(small_goog, meta_input(28)))
-small_macs, goog_macs = count_macs(small_goog, meta_input(28)), count_macs(goog, meta_input(96))
+small_macs = utils.count_macs(small_goog, (1, 28, 28))
+goog_macs = utils.count_macs(goog, (1, 96, 96))
 assert small_macs == flop_counter_macs(small_goog, meta_input(28))
 print(f"small at 28x28: {utils.num_params(small_goog):,} parameters, {small_macs / 1e6:.1f} M "
       f"multiply-adds; GoogLeNet at 96x96: {utils.num_params(goog):,}, {goog_macs / 1e6:.0f} M")
@@ -935,7 +918,7 @@ for depth, sizes in table1.items():
     net = build_meta(densenet_bc, sizes)
     layers = sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in net.modules())
     transitions = len(sizes) - 1                       # their 1x1 convs are counted too
-    gmacs = count_macs(net, meta_input(224, 3)) / 1e9
+    gmacs = utils.count_macs(net, (3, 224, 224)) / 1e9
     small = utils.num_params(build_meta(densenet_bc, sizes, num_classes=10, in_channels=1))
     tv = "-"
     if hasattr(torchvision.models, f"densenet{depth}"):
@@ -1002,9 +985,7 @@ assert shares["average"] == 1.0 and shares["max"] == 0.25
 # %%
 budget = profile.budget("classic_exercise")
 print(budget.describe())
-small_config = {"num_channels": 16, "growth_rate": 12, "block_sizes": (3, 3),
-                "small_input": True}
-config = small_config if profile.name == "quick" else {}     # as in the chapter
+config = dict(budget.model)          # as in the chapter; empty: the default DenseNet
 print("DenseNet configuration:", config or "the default (as traced in the chapter)")
 
 

@@ -17,7 +17,8 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
@@ -953,22 +954,6 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 # or vanishes.
 
 # %%
-def best_time(fn, dev, repeats=5):
-    """Smallest wall time of fn() over a few runs, in seconds."""
-    fn()  # warm-up: the first call may allocate memory or pick an algorithm
-    times = []
-    for _ in range(repeats):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
-        fn()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)  # GPU calls return before the work is done
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-# %%
 # NBVAL_IGNORE_OUTPUT
 devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
 print(f"{'n':>6}"
@@ -979,13 +964,13 @@ for n in (16, 128, 1024):
     for dev in devices:
         torch.manual_seed(0)
         A = torch.randn(n, n).to(dev)
-        seconds = best_time(lambda: A @ A, dev, repeats=3 if n == 1024 else 20)
+        seconds = utils.best_time(lambda: A @ A, dev, repeats=3 if n == 1024 else 20)
         products[n, dev.type] = (A @ A).cpu()
         row += f"{seconds * 1e3:>11.3f} ms{2 * n**3 / seconds / 1e9:>15.1f}"
     print(row)
 
 # %%
-for (n, dev_type), P in products.items():
+for (n, _), P in products.items():
     torch.testing.assert_close(P, products[n, "cpu"], rtol=1e-3, atol=1e-3 * n**0.5)
 print("every device computed the same products (within float tolerance)")
 
@@ -1120,8 +1105,8 @@ if torch.cuda.device_count() >= 2:
     g0, g1 = torch.device("cuda:0"), torch.device("cuda:1")
     A0, A1 = torch.randn(4096, 4096, device=g0), torch.randn(4096, 4096, device=g1)
     both = lambda: (A0 @ A0, A1 @ A1)  # noqa: E731
-    t_parallel = best_time(lambda: (both(), torch.cuda.synchronize(g1)), g0)
-    t_serial = best_time(lambda: (A0 @ A0, A0 @ A0), g0)
+    t_parallel = utils.best_time(lambda: (both(), torch.cuda.synchronize(g1)), g0)
+    t_serial = utils.best_time(lambda: (A0 @ A0, A0 @ A0), g0)
     print(f"two GPUs in parallel {t_parallel * 1e3:.1f} ms, "
           f"one GPU in sequence {t_serial * 1e3:.1f} ms")
 else:

@@ -34,14 +34,25 @@ def test_budgets_exist_in_both_profiles_and_describe():
         big = full.budget(name)
         seen = lambda b: b.num_epochs * (b.train_size or 60_000)  # noqa: E731
         assert seen(big) >= seen(budget), f"full budget {name!r} trains on less than quick"
-    assert full.budget("lenet").describe().startswith("10 epochs, batch 256, lr 0.9")
+    for budget in (*quick.budgets.values(), *full.budgets.values()):   # describe() states it all
+        text = budget.describe()
+        assert text.startswith(f"{budget.num_epochs} epochs, batch {budget.batch_size}, "
+                               f"lr {budget.lr:g}, "), text
+        side = budget.resize or 28
+        assert f"input {side}x{side}" in text
+        assert all(f"{k}={v!r}" in text for k, v in budget.model.items()), text
+    made = utils.Budget(num_epochs=2, batch_size=64, train_size=1_000, resize=32, lr=0.05,
+                        widths=(1, 2, 3, 4), model={"growth_rate": 12})
+    assert made.describe() == ("2 epochs, batch 64, lr 0.05, train on 1,000 images, test on "
+                               "all 10,000, input 32x32, stage widths (1, 2, 3, 4), "
+                               "growth_rate=12")
     for name, budget in quick.budgets.items():   # ResNet stage widths live in the table too
         big = full.budget(name)
         assert (budget.widths is None) == (big.widths is None), name
         if budget.widths is not None:
             assert len(budget.widths) == 4 and all(0 < a <= b for a, b in
                                                    zip(budget.widths, big.widths, strict=True))
-            assert budget.describe().endswith(f"stage widths {budget.widths}")
+            assert f"stage widths {budget.widths}" in budget.describe()
     with pytest.raises(ValueError, match="no budget named 'vgg'"):
         quick.budget("vgg")
 
