@@ -10,7 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-import utils.training
+import utils.experiment
+import utils.history
 
 REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("results_table", REPO / "tools" / "results_table.py")
@@ -86,7 +87,7 @@ def test_no_results_gives_a_sentence(tmp_path: Path) -> None:
 def test_bad_result_line_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     nb = write_notebook(tmp_path / "bad.ipynb", "Bad", results_table.PREFIX + "{not json\n")
     assert results_table.main([str(nb), "--out", str(tmp_path / "r.md")]) == 1
-    assert "bad.ipynb cell 1: result line is not JSON" in capsys.readouterr().err
+    assert "bad.ipynb cell 1: cnnbook-result line is not JSON" in capsys.readouterr().err
     nb = write_notebook(tmp_path / "short.ipynb", "Short",
                         results_table.PREFIX + json.dumps({"model": "x"}) + "\n")
     with pytest.raises(results_table.ResultError, match="lacks profile, epochs"):
@@ -98,3 +99,39 @@ def test_unchanged_table_is_not_rewritten(tmp_path: Path) -> None:
     assert results_table.write_if_changed(out, "x\n")
     assert not results_table.write_if_changed(out, "x\n")
     assert results_table.write_if_changed(out, "y\n")
+
+
+def compare_line(**fields: object) -> str:
+    record = {"chapter": "06_batch_norm", "baseline": "LeNet", "treatment": "LeNet + BN",
+              "metric": "test_acc", "seeds": [0, 1, 2], "baseline_runs": [0.80, 0.82, 0.81],
+              "treatment_runs": [0.85, 0.86, 0.80], "profile": "quick",
+              "budget": {"num_epochs": 4, "train_size": 12000, "val_size": 5000}, **fields}
+    return results_table.COMPARE_PREFIX + json.dumps(record) + "\n"
+
+
+def test_compare_prefix_and_gain_match_utils() -> None:
+    assert results_table.COMPARE_PREFIX == utils.experiment.COMPARE_PREFIX
+    for b, t in [([0.8, 0.82, 0.81], [0.85, 0.86, 0.8]), ([0.5], [0.7]), ([0.1, 0.2], [0.3])]:
+        assert results_table.gain(b, t) == pytest.approx(utils.experiment.gain(b, t))
+
+
+def test_comparisons_come_first_with_mean_spread_gain_and_wins(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "chapters" / "06_batch_norm.ipynb", "Batch Normalization",
+                        compare_line(), result_line(model="LeNet + BN"))
+    out = tmp_path / "results.md"
+    assert results_table.main([str(nb), "--out", str(out), "--link-base", str(tmp_path)]) == 0
+    text = out.read_text()
+    assert text.index("Baseline accuracy") < text.index("Single training runs")
+    row = next(line for line in text.splitlines() if "LeNet + BN |" in line)
+    diff, se = utils.experiment.gain([0.80, 0.82, 0.81], [0.85, 0.86, 0.80])
+    assert row == ("| [6. Batch Normalization](chapters/06_batch_norm.ipynb) | LeNet "
+                   "| LeNet + BN | 0.810 ± 0.010 | 0.837 ± 0.032 "
+                   f"| {diff:+.3f} ± {se:.3f} | 2 of 3 seeds "
+                   "| 4 epochs on 12,000 images, `quick` profile |")
+
+
+def test_bad_compare_line_is_reported(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "c.ipynb", "C",
+                        results_table.COMPARE_PREFIX + json.dumps({"chapter": "x"}) + "\n")
+    with pytest.raises(results_table.ResultError, match="cnnbook-compare line lacks baseline"):
+        results_table.read_comparisons(nb)

@@ -2,17 +2,23 @@
 
     python tools/results_table.py [--out PATH] [NOTEBOOK ...]
 
-Training chapters print one line per trained model, ``cnnbook-result {json}``
+Training chapters print one line per headline comparison, ``cnnbook-compare
+{json}`` (``utils.compare``: baseline and treatment, every seed's score, the
+budget), and one line per trained model, ``cnnbook-result {json}``
 (``utils.report_result``). This script collects those lines from the saved
-outputs of chapters/*.ipynb (or the notebooks given) and writes a Markdown
-table that intro.md includes, or a sentence saying there are no results yet.
-No number in the table is typed by hand: each comes from a cell that ran.
+outputs of chapters/*.ipynb (or the notebooks given) and writes the Markdown
+that intro.md includes: the comparisons first (per chapter: both arms' mean
+and spread over seeds, the gain and its standard error, the budget), then the
+single runs, or a sentence saying there are no results yet. No number on the
+page is typed by hand: each comes from a cell that ran.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -21,6 +27,10 @@ DEFAULT_OUT = ROOT / "_build" / "generated" / "results.md"
 # Kept equal to utils.history.RESULT_PREFIX by a test (importing utils would load torch).
 PREFIX = "cnnbook-result "
 FIELDS = ("model", "profile", "epochs", "train_examples", "test_acc", "examples_per_sec")
+# Kept equal to utils.experiment.COMPARE_PREFIX by a test.
+COMPARE_PREFIX = "cnnbook-compare "
+COMPARE_FIELDS = ("chapter", "baseline", "treatment", "metric", "seeds", "baseline_runs",
+                  "treatment_runs", "budget", "profile")
 
 
 class ResultError(ValueError):
@@ -49,11 +59,12 @@ def short_title(title: str, path: Path) -> str:
     return f"{int(number)}. {short}" if number.isdigit() else short
 
 
-def read_results(path: Path) -> list[dict]:
-    """Every ``cnnbook-result`` record printed in the saved outputs of a notebook.
+def read_lines(path: Path, prefix: str = PREFIX,
+               fields: tuple[str, ...] = FIELDS) -> list[dict]:
+    """Every record printed after ``prefix`` in the saved outputs of a notebook.
 
     Raises:
-        ResultError: a result line is not JSON or lacks a field.
+        ResultError: a line is not JSON or lacks one of ``fields``.
     """
     nb = json.loads(path.read_text(encoding="utf-8"))
     title = notebook_title(nb, path)
@@ -65,20 +76,77 @@ def read_results(path: Path) -> list[dict]:
             if out.get("output_type") != "stream" or out.get("name") != "stdout":
                 continue
             for line in "".join(out.get("text", "")).splitlines():
-                if not line.startswith(PREFIX):
+                if not line.startswith(prefix):
                     continue
                 where = f"{path.name} cell {index}"
                 try:
-                    record = json.loads(line[len(PREFIX):])
+                    record = json.loads(line[len(prefix):])
                 except json.JSONDecodeError as err:
                     raise ResultError(
-                        f"{where}: result line is not JSON ({err}): {line!r}") from err
-                missing = [f for f in FIELDS if f not in record]
+                        f"{where}: {prefix.strip()} line is not JSON ({err}): {line!r}") from err
+                missing = [f for f in fields if f not in record]
                 if missing:
-                    raise ResultError(f"{where}: result line lacks {', '.join(missing)}: {line!r}")
+                    raise ResultError(f"{where}: {prefix.strip()} line lacks "
+                                      f"{', '.join(missing)}: {line!r}")
                 records.append({**record, "notebook": path,
                                 "title": short_title(title, path)})
     return records
+
+
+def read_results(path: Path) -> list[dict]:
+    """Every ``cnnbook-result`` record printed in the saved outputs of a notebook."""
+    return read_lines(path, PREFIX, FIELDS)
+
+
+def read_comparisons(path: Path) -> list[dict]:
+    """Every ``cnnbook-compare`` record printed in the saved outputs of a notebook."""
+    return read_lines(path, COMPARE_PREFIX, COMPARE_FIELDS)
+
+
+def gain(baseline: list[float], treatment: list[float]) -> tuple[float, float]:
+    """Difference of means and its standard error (as ``utils.gain``, checked by a test)."""
+    def var(x: list[float]) -> float:
+        return statistics.variance(x) if len(x) > 1 else 0.0
+
+    diff = statistics.fmean(treatment) - statistics.fmean(baseline)
+    return diff, math.sqrt(var(baseline) / len(baseline) + var(treatment) / len(treatment))
+
+
+def _spread(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+
+
+def _budget(b: dict) -> str:
+    train = b.get("train_size") or 60_000 - (b.get("val_size") or 0)
+    return f"{int(b['num_epochs'])} epochs on {int(train):,} images"
+
+
+def render_comparisons(records: list[dict], link_base: Path = ROOT) -> str:
+    """Markdown: one row per headline comparison (empty string if there are none)."""
+    if not records:
+        return ""
+    lines = [
+        "Each row compares a baseline with a treatment that differs from it in one thing,",
+        "each at settings chosen on a validation split, trained from the same seeds and",
+        "scored once on the test set: mean ± standard deviation over the seeds, and the",
+        "gain (difference of the means) ± its standard error.",
+        "",
+        "| Chapter | Baseline | Treatment | Baseline accuracy | Treatment accuracy "
+        "| Gain | Treatment wins on | Budget |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in records:
+        link = Path(r["notebook"]).resolve().relative_to(link_base.resolve()).as_posix()
+        b, t = list(map(float, r["baseline_runs"])), list(map(float, r["treatment_runs"]))
+        diff, se = gain(b, t)
+        wins = sum(x > y for x, y in zip(t, b, strict=True))
+        lines.append(
+            f"| [{_cell(r['title'])}]({link}) | {_cell(r['baseline'])} "
+            f"| {_cell(r['treatment'])} | {_spread(b)} | {_spread(t)} "
+            f"| {diff:+.3f} ± {se:.3f} | {wins} of {len(t)} seeds "
+            f"| {_budget(r['budget'])}, `{_cell(r['profile'])}` profile |")
+    return "\n".join(lines) + "\n"
 
 
 def _cell(text: object) -> str:
@@ -93,10 +161,11 @@ def render(records: list[dict], link_base: Path = ROOT) -> str:
         link_base: folder of the page that includes the table; links are relative to it.
     """
     if not records:
-        return ("No chapter has reported a trained model yet; the table appears here once "
-                "the training chapters have been executed.\n")
+        return ""
     profiles = sorted({r["profile"] for r in records})
-    lines = []
+    lines = ["Single training runs, one per model, each at the settings and on the budget of",
+             "its chapter: they show what each chapter trained, not what one technique buys",
+             "over another (the comparisons above do that)."]
     if len(profiles) == 1:
         lines.append(f"All rows below were trained under the `{profiles[0]}` profile.")
     else:
@@ -120,6 +189,14 @@ def render(records: list[dict], link_base: Path = ROOT) -> str:
     return "\n".join(lines) + "\n"
 
 
+def page(comparisons: list[dict], records: list[dict], link_base: Path = ROOT) -> str:
+    """The included Markdown: comparisons, then single runs, or one sentence if neither."""
+    parts = [render_comparisons(comparisons, link_base), render(records, link_base)]
+    text = "\n".join(p for p in parts if p)
+    return text or ("No chapter has reported a trained model yet; the tables appear here "
+                    "once the training chapters have been executed.\n")
+
+
 def write_if_changed(path: Path, text: str) -> bool:
     """Write ``text`` to ``path`` unless it already holds it (keeps Sphinx from re-reading)."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -140,11 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.notebooks or sorted((ROOT / "chapters").glob("*.ipynb"))
     try:
         records = [r for p in paths for r in read_results(p)]
+        comparisons = [r for p in paths for r in read_comparisons(p)]
     except ResultError as err:
         print(f"results_table: {err}", file=sys.stderr)
         return 1
-    write_if_changed(args.out, render(records, args.link_base))
-    print(f"results_table: {len(records)} result(s) from {len(paths)} notebook(s) -> {args.out}")
+    write_if_changed(args.out, page(comparisons, records, args.link_base))
+    print(f"results_table: {len(comparisons)} comparison(s) and {len(records)} result(s) "
+          f"from {len(paths)} notebook(s) -> {args.out}")
     return 0
 
 

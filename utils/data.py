@@ -12,6 +12,7 @@ import gzip
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import torch
@@ -215,6 +216,12 @@ class DeviceLoader:
         """Number of examples in one pass."""
         return int(self.images.shape[0])
 
+    def reseed(self, seed: int) -> DeviceLoader:
+        """Restart the shuffling from ``seed``: the next passes repeat those of any
+        loader over the same data reseeded with the same ``seed``. Returns ``self``."""
+        self.generator.manual_seed(seed)
+        return self
+
     def __len__(self) -> int:
         n, b = self.num_examples, self.batch_size
         return n // b if self.drop_last else -(-n // b)
@@ -265,12 +272,38 @@ def _subset(images: torch.Tensor, labels: torch.Tensor, size: int | None, what: 
     return images[idx], labels[idx]
 
 
+@overload
 def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
                        root: str | os.PathLike[str] | None = None,
                        device: torch.device | str | None = None,
                        train_size: int | None = None, test_size: int | None = None,
-                       seed: int = 0) -> tuple[DeviceLoader, DeviceLoader]:
-    """Load Fashion-MNIST onto ``device`` and return ``(train_iter, test_iter)``.
+                       val_size: None = None,
+                       seed: int = 0) -> tuple[DeviceLoader, DeviceLoader]: ...
+
+
+@overload
+def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
+                       root: str | os.PathLike[str] | None = None,
+                       device: torch.device | str | None = None,
+                       train_size: int | None = None, test_size: int | None = None,
+                       val_size: int,
+                       seed: int = 0) -> tuple[DeviceLoader, DeviceLoader, DeviceLoader]: ...
+
+
+def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
+                       root: str | os.PathLike[str] | None = None,
+                       device: torch.device | str | None = None,
+                       train_size: int | None = None, test_size: int | None = None,
+                       val_size: int | None = None,
+                       seed: int = 0) -> tuple[DeviceLoader, ...]:
+    """Load Fashion-MNIST onto ``device``: ``(train_iter, test_iter)``, or with
+    ``val_size`` ``(train_iter, val_iter, test_iter)``.
+
+    The validation set is carved out of the 60,000 training images first (a
+    seeded random choice of ``val_size`` of them); ``train_size`` then draws from
+    the rest, so the two never share an image. Choose settings (learning rate,
+    width, epochs) by validation accuracy, and score the test set once, for the
+    report.
 
     Args:
         batch_size: examples per batch (the last batch may be smaller).
@@ -278,16 +311,20 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
         root: folder holding ``FashionMNIST/``; default ``CNNBOOK_DATA``, else a
             cache folder that torchvision downloads into.
         device: where the data lives (default: the CPU).
-        train_size: use a random subset of this many training images.
+        train_size: use a random subset of this many training images (default:
+            all that the validation set leaves).
         test_size: use a random subset of this many test images.
-        seed: seeds the subsets and the shuffling of the training set.
+        val_size: hold out this many training images as a validation set.
+        seed: seeds the split, the subsets and the shuffling of the training set
+            (reseed the training loader to vary only the order:
+            :meth:`DeviceLoader.reseed`).
 
     Returns:
-        Two :class:`DeviceLoader` objects; the training one reshuffles every pass.
+        :class:`DeviceLoader` objects; the training one reshuffles every pass.
 
     Raises:
-        ValueError: non-positive ``batch_size`` or ``resize``, a subset larger
-            than its split.
+        ValueError: non-positive ``batch_size``, ``resize`` or ``val_size``, a
+            subset larger than what its split has left.
         DataError: the data cannot be found, downloaded or read.
     """
     if batch_size <= 0:
@@ -295,10 +332,23 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
     if resize is not None and resize <= 0:
         raise ValueError(f"resize must be a positive side length or None, got {resize}")
     device = torch.device(device) if device is not None else torch.device("cpu")
-    loaders = []
-    for split, size, shuffle in (("train", train_size, True), ("test", test_size, False)):
-        images, labels = read_fashion_mnist(split, root)
-        images, labels = _subset(images, labels, size, f"{split}_size", seed)
-        loaders.append(DeviceLoader(images.to(device), labels.to(device), batch_size,
-                                    shuffle=shuffle, resize=resize, seed=seed))
-    return loaders[0], loaders[1]
+    images, labels = read_fashion_mnist("train", root)
+    parts: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
+    if val_size is not None:
+        n = images.shape[0]
+        if not 0 < val_size < n:
+            raise ValueError(f"val_size must be between 1 and {n - 1} (the training split "
+                             f"has {n} images and some must be left to train on), "
+                             f"got {val_size}")
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        held, rest = order[:val_size], order[val_size:]
+        train_images, train_labels = _subset(images[rest], labels[rest], train_size,
+                                             "train_size", seed)
+        parts = [(train_images, train_labels, True), (images[held], labels[held], False)]
+    else:
+        train_images, train_labels = _subset(images, labels, train_size, "train_size", seed)
+        parts = [(train_images, train_labels, True)]
+    test_images, test_labels = read_fashion_mnist("test", root)
+    parts.append((*_subset(test_images, test_labels, test_size, "test_size", seed), False))
+    return tuple(DeviceLoader(x.to(device), y.to(device), batch_size, shuffle=shuffle,
+                              resize=resize, seed=seed) for x, y, shuffle in parts)

@@ -22,6 +22,8 @@ class Budget:
         batch_size: examples per minibatch.
         train_size: examples drawn from the 60,000 training images (``None``: all).
         test_size: examples drawn from the 10,000 test images (``None``: all).
+        val_size: training images held out for validation, on which settings
+            are chosen (``None``: no validation split).
         resize: side length the 28x28 images are resized to (``None``: keep 28).
         lr: learning rate used by the chapter for this experiment.
         widths: channels of the four stages, for an experiment that trains a
@@ -38,16 +40,19 @@ class Budget:
     lr: float = 0.1
     widths: tuple[int, int, int, int] | None = None
     model: Mapping[str, object] = field(default_factory=dict)
+    val_size: int | None = None
 
     def describe(self) -> str:
         """One line that states the budget, for printing above a training cell."""
-        train = "all 60,000" if self.train_size is None else f"{self.train_size:,}"
+        left = 60_000 - (self.val_size or 0)
+        train = f"all {left:,}" if self.train_size is None else f"{self.train_size:,}"
         test = "all 10,000" if self.test_size is None else f"{self.test_size:,}"
+        val = "" if self.val_size is None else f"validate on {self.val_size:,}, "
         side = 28 if self.resize is None else self.resize
         stages = "" if self.widths is None else f", stage widths {self.widths}"
         model = "".join(f", {k}={v!r}" for k, v in self.model.items())
         return (f"{self.num_epochs} epochs, batch {self.batch_size}, lr {self.lr:g}, "
-                f"train on {train} images, test on {test}, input {side}x{side}{stages}"
+                f"train on {train} images, {val}test on {test}, input {side}x{side}{stages}"
                 f"{model}")
 
 
@@ -111,12 +116,17 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
 }
 
 
+# Seeds (initial weights and data order) that every comparison repeats.
+_SEEDS: dict[str, tuple[int, ...]] = {"quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
+
+
 @dataclass(frozen=True)
 class Profile:
-    """A named set of budgets (``quick`` or ``full``)."""
+    """A named set of budgets (``quick`` or ``full``) and the seeds of its comparisons."""
 
     name: str
     budgets: dict[str, Budget] = field(repr=False)
+    seeds: tuple[int, ...] = (0, 1, 2)
 
     def budget(self, experiment: str) -> Budget:
         """Return the budget of one experiment.
@@ -152,4 +162,4 @@ def get_profile(name: str | None = None) -> Profile:
     if key not in _BUDGETS:
         raise ValueError(
             f"unknown profile {name!r}: set CNNBOOK_PROFILE to one of {', '.join(PROFILES)}")
-    return Profile(key, _BUDGETS[key])
+    return Profile(key, _BUDGETS[key], _SEEDS[key])

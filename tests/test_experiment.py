@@ -1,0 +1,133 @@
+"""utils.experiment: seeds, choosing on validation, comparisons; the validation split."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import utils
+from tests.conftest import make_loaders, small_net
+
+
+def fingerprints(loader: utils.DeviceLoader) -> list[int]:
+    """One integer per image (a weighted sum of its pixels), to compare sets of images."""
+    weights = torch.randint(1, 2**20, (28 * 28,), generator=torch.Generator().manual_seed(0))
+    return (loader.images.reshape(len(loader.images), -1).long() @ weights).tolist()
+
+
+def test_validation_split_is_disjoint_from_training(data_root):
+    train_iter, val_iter, test_iter = utils.load_fashion_mnist(
+        256, root=data_root, val_size=5_000, seed=3)
+    everything, _ = utils.load_fashion_mnist(256, root=data_root)
+    assert (train_iter.num_examples, val_iter.num_examples) == (55_000, 5_000)
+    assert test_iter.num_examples == 10_000 and not val_iter.shuffle
+    # train and validation together are exactly the training split, as a multiset
+    assert sorted(fingerprints(train_iter) + fingerprints(val_iter)) == sorted(
+        fingerprints(everything))
+    small, val_again, _ = utils.load_fashion_mnist(256, root=data_root, val_size=5_000,
+                                                   train_size=1_000, seed=3)
+    assert torch.equal(val_again.images, val_iter.images)     # the split depends on the seed only
+    assert small.num_examples == 1_000
+    assert not set(fingerprints(small)) - set(fingerprints(train_iter))
+    _, other_val, _ = utils.load_fashion_mnist(256, root=data_root, val_size=5_000, seed=4)
+    assert not torch.equal(other_val.images, val_iter.images)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"val_size": 0}, "val_size must be between 1 and 59999"),
+    ({"val_size": 60_000}, "val_size must be between 1 and 59999"),
+    ({"val_size": 10_000, "train_size": 50_001}, "train_size must be between 1 and 50000"),
+])
+def test_bad_validation_sizes(data_root, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        utils.load_fashion_mnist(64, root=data_root, **kwargs)
+
+
+def test_reseed_repeats_the_order():
+    train_iter, _ = make_loaders()
+    first = [y.clone() for _, y in train_iter.reseed(5)]
+    other = [y.clone() for _, y in train_iter.reseed(6)]
+    again = [y.clone() for _, y in train_iter.reseed(5)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_train_seeds_is_repeatable_and_seeds_differ(capsys):
+    train_iter, val_iter = make_loaders(n=256)
+    runs = utils.train_seeds(small_net, train_iter, val_iter, 2, 0.1, seeds=[0, 1], name="small")
+    again = utils.train_seeds(small_net, train_iter, val_iter, 2, 0.1, seeds=[1], verbose=False)
+    assert runs.seeds == [0, 1] and runs.config == {"lr": 0.1, "num_epochs": 2}
+    assert len(runs) == 2 and all(len(r.history) == 2 for r in runs)
+    torch.testing.assert_close(runs.runs[1].net[0].weight, again.runs[0].net[0].weight)
+    assert not torch.equal(runs.runs[0].net[0].weight, runs.runs[1].net[0].weight)
+    assert runs.scores("val") == [r.history.last["test_acc"] for r in runs]
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 2 and printed[0].startswith("small") and "seed 0" in printed[0]
+    with pytest.raises(KeyError, match="no 'test' score for seeds \\[0, 1\\].*score"):
+        runs.scores("test")
+    test_scores = runs.score("test", val_iter)
+    assert test_scores == runs.scores("test") == runs.scores("val")   # same data, same nets
+
+
+def test_train_seeds_rejects_what_it_cannot_seed():
+    with pytest.raises(TypeError, match="reseed"):
+        utils.train_seeds(small_net, [(torch.zeros(2, 1, 28, 28), torch.zeros(2).long())],
+                          None, 1, 0.1, seeds=[0])
+    train_iter, val_iter = make_loaders(n=64)
+    with pytest.raises(ValueError, match="seeds is empty"):
+        utils.train_seeds(small_net, train_iter, val_iter, 1, 0.1, seeds=[])
+
+
+def fake_runs(name: str, values: list[float], seeds=(0, 1, 2), split="val") -> utils.Runs:
+    return utils.Runs(name, [utils.Run(s, torch.nn.Identity(), utils.History(), {split: v})
+                             for s, v in zip(seeds, values, strict=True)], {"lr": 0.1})
+
+
+def test_statistics_choose_table_and_gain():
+    low, high = fake_runs("low", [0.5, 0.6, 0.7]), fake_runs("high", [0.8, 0.8, 0.9])
+    assert low.mean() == pytest.approx(0.6) and low.std() == pytest.approx(0.1)
+    assert low.summary() == "0.600 ± 0.100 (3 seeds)"
+    assert utils.choose({0.1: low, 1.0: high}) == 1.0
+    with pytest.raises(ValueError, match="no candidates"):
+        utils.choose({})
+    table = utils.runs_table([low, high]).splitlines()
+    assert table[0] == "val accuracy" and table[1].split() == ["seed", "0", "seed", "1",
+                                                                 "seed", "2", "mean", "sd"]
+    assert table[3].split() == ["high", "0.800", "0.800", "0.900", "0.833", "0.058"]
+    diff, se = utils.gain([0.5, 0.6, 0.7], [0.8, 0.8, 0.9])
+    assert diff == pytest.approx(0.8333333 - 0.6)
+    assert se == pytest.approx(((0.01 / 3) + (0.0033333 / 3)) ** 0.5, rel=1e-3)
+    assert utils.gain([0.5], [0.6]) == pytest.approx((0.1, 0.0))
+    with pytest.raises(ValueError, match="no runs"):
+        utils.Runs("empty", [])
+
+
+def test_plot_runs_draws_every_seed():
+    fig = utils.plot_runs([fake_runs("a", [0.5, 0.6, 0.7]), fake_runs("b", [0.8, 0.8, 0.9])])
+    ax = fig.axes[0]
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert sum(len(line.get_ydata()) for line in dots) == 6
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+
+
+def test_compare_prints_one_line(capsys):
+    budget = utils.Budget(num_epochs=3, train_size=1_000, val_size=500)
+    b = fake_runs("plain", [0.7, 0.71, 0.72], split="test")
+    t = fake_runs("treated", [0.8, 0.81, 0.79], split="test")
+    record = utils.compare("06_batch_norm", b, t, budget)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(utils.experiment.COMPARE_PREFIX)
+    printed = json.loads(line[len(utils.experiment.COMPARE_PREFIX):])
+    assert printed == record
+    assert printed["baseline_runs"] == [0.7, 0.71, 0.72] and printed["metric"] == "test_acc"
+    assert printed["budget"]["num_epochs"] == 3 and printed["budget"]["val_size"] == 500
+    assert printed["seeds"] == [0, 1, 2] and printed["treatment_config"] == {"lr": 0.1}
+    with pytest.raises(ValueError, match="same seeds"):
+        utils.compare("x", b, fake_runs("t", [0.8, 0.8], seeds=(0, 1), split="test"), budget)
+
+
+def test_profiles_name_their_seeds():
+    assert len(utils.get_profile("quick").seeds) >= 3
+    assert len(utils.get_profile("full").seeds) >= len(utils.get_profile("quick").seeds)
