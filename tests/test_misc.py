@@ -108,7 +108,9 @@ def test_public_functions_have_docstrings_and_no_star_imports():
             if isinstance(node, ast.ImportFrom):
                 assert all(alias.name != "*" for alias in node.names), path
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
-                if node in tree.body:
+                overload = any(getattr(d, "id", None) == "overload" for d in
+                               getattr(node, "decorator_list", []))   # typing stubs
+                if node in tree.body and not overload:
                     assert ast.get_docstring(node), f"{path.name}: {node.name} has no docstring"
 
 
