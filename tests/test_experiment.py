@@ -131,3 +131,35 @@ def test_compare_prints_one_line(capsys):
 def test_profiles_name_their_seeds():
     assert len(utils.get_profile("quick").seeds) >= 3
     assert len(utils.get_profile("full").seeds) >= len(utils.get_profile("quick").seeds)
+
+
+def test_a_diverging_run_is_kept_and_marked(capsys):
+    train_iter, val_iter = make_loaders(n=256)
+    class Exploding(torch.nn.Module):          # its logits overflow to inf
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(28 * 28, 10)
+
+        def forward(self, X):
+            return self.linear(X.flatten(1)) * 1e39
+
+    runs = utils.train_seeds(Exploding, train_iter, val_iter, 2, 0.1, seeds=[0])
+    (run,) = runs.runs
+    assert run.diverged and len(run.history) == 0
+    assert run.scores["val"] < 0.5          # the broken model is scored, near chance
+    assert "diverged" in capsys.readouterr().out
+
+
+def test_glue_stores_only_in_a_notebook(monkeypatch, capsys):
+    import myst_nb
+
+    import utils.plotting
+
+    stored = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: stored.append(
+        (name, value, display)))
+    utils.glue("gain", 0.25)                     # a test run is not a notebook
+    assert stored == [] and capsys.readouterr().out == ""
+    monkeypatch.setattr(utils.plotting, "in_notebook", lambda: True)
+    utils.glue("gain", 0.25)
+    assert stored == [("gain", 0.25, False)]

@@ -24,7 +24,17 @@ from .device import (
     try_all_gpus,
     try_gpu,
 )
-from .experiment import Run, Runs, choose, compare, gain, plot_runs, runs_table, train_seeds
+from .experiment import (
+    Run,
+    Runs,
+    choose,
+    compare,
+    gain,
+    glue,
+    plot_runs,
+    runs_table,
+    train_seeds,
+)
 from .history import History, report_result
 from .models import (
     Residual,
@@ -63,5 +73,5 @@ __all__ = [
     "num_params", "plot_history", "pool2d", "read_fashion_mnist", "read_idx", "report_result",
     "resnet18", "resnet_stage", "save_checkpoint", "seed_everything", "show_images",
     "train", "try_all_gpus", "try_gpu",
-    "Run", "Runs", "choose", "compare", "gain", "plot_runs", "runs_table", "train_seeds",
+    "Run", "Runs", "choose", "compare", "gain", "glue", "plot_runs", "runs_table", "train_seeds",
 ]

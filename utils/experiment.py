@@ -28,7 +28,7 @@ from torch import nn
 from .device import seed_everything
 from .history import History
 from .profile import Budget, get_profile
-from .training import evaluate_accuracy, train
+from .training import TrainingDivergedError, evaluate_accuracy, train
 
 COMPARE_PREFIX = "cnnbook-compare "
 K = TypeVar("K")
@@ -36,12 +36,18 @@ K = TypeVar("K")
 
 @dataclass
 class Run:
-    """One trained model: its seed, the model, its history and its scores by split."""
+    """One trained model: its seed, the model, its history and its scores by split.
+
+    ``diverged`` marks a run whose loss became NaN or infinite: its history is
+    empty and its scores are those of the broken model (about chance), so a
+    learning rate that diverges loses the choice on validation.
+    """
 
     seed: int
     net: nn.Module
     history: History
     scores: dict[str, float] = field(default_factory=dict)
+    diverged: bool = False
 
 
 class Runs:
@@ -137,7 +143,8 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
 
     Returns:
         The :class:`Runs`, each scored under ``"val"``; ``config`` holds ``lr``
-        and ``num_epochs``.
+        and ``num_epochs``. A run whose loss diverges is kept, marked
+        ``diverged`` (see :class:`Run`).
 
     Raises:
         TypeError: ``train_iter`` cannot be reseeded.
@@ -156,13 +163,19 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
         seed_everything(seed)
         train_iter.reseed(seed)
         net = make_net()
-        history = train(net, train_iter, val_iter, num_epochs, lr, device=device,
-                        optimizer=optimizer, plot=False, verbose=False)
-        run = Run(seed, net, history, {"val": history.last["test_acc"]})
+        try:
+            history = train(net, train_iter, val_iter, num_epochs, lr, device=device,
+                            optimizer=optimizer, plot=False, verbose=False)
+            run = Run(seed, net, history, {"val": history.last["test_acc"]})
+            loss = f"train loss {history.last['train_loss']:.3f}"
+        except TrainingDivergedError:
+            run = Run(seed, net, History(), {"val": evaluate_accuracy(net, val_iter, device)},
+                      diverged=True)
+            loss = "diverged (NaN loss)"
         runs.append(run)
         if verbose:
-            print(f"{name:<28} seed {seed}: train loss {history.last['train_loss']:.3f}  "
-                  f"val acc {run.scores['val']:.3f}  ({time.perf_counter() - start:.1f} s)")
+            print(f"{name:<28} seed {seed}: {loss}  val acc {run.scores['val']:.3f}  "
+                  f"({time.perf_counter() - start:.1f} s)")
     return Runs(name, runs, {"lr": lr, "num_epochs": num_epochs})
 
 
@@ -253,3 +266,23 @@ def compare(chapter: str, baseline: Runs, treatment: Runs, budget: Budget,
               "budget": spent, "profile": get_profile().name}
     print(COMPARE_PREFIX + json.dumps(record))
     return record
+
+
+def glue(name: str, value: object) -> None:
+    """Store ``value`` under ``name`` for the prose, without showing it.
+
+    The website's Markdown writes ``{glue:text}`name:.3f``` where a measured
+    number belongs, and MyST-NB fills in what this cell computed, so no number
+    is typed into the text. Outside a notebook built by Jupyter Book (a
+    terminal, or Colab, which lacks ``myst_nb``) nothing is stored and the
+    value can be printed instead.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    from .plotting import in_notebook
+
+    if in_notebook():
+        myst_glue(name, value, display=False)
+
