@@ -731,7 +731,7 @@ choice = "recomputed" if use_recomputed else "running"
 print(f"reported: {choice} statistics, test acc "
       f"{sum(test_reported) / len(test_reported):.3f}")
 bn_reported = utils.Runs(
-    "LeNet + batch norm",
+    f"LeNet + batch norm, lr {bn_best.config['lr']:g}, {choice} statistics",
     [utils.Run(run.seed, net if use_recomputed else run.net, run.history,
                {"val": val, "test": test})
      for run, net, val, test in zip(bn_best, recomputed_nets,
@@ -742,7 +742,7 @@ utils.glue("stats_gain", stats_gain)
 utils.glue("stats_se", stats_se)
 utils.glue("stats_choice", choice)
 utils.glue("bn_reported_test", bn_reported.mean("test"))
-utils.compare("06_batch_norm", plain_best, bn_reported, budget)
+record = utils.compare("06_batch_norm", plain_best, bn_reported, budget)
 
 # %%
 assert all(0.5 < v <= 1 for v in val_recomputed), val_recomputed
