@@ -2,18 +2,24 @@
 # # LeNet: Exercises
 #
 # Worked answers to the exercises of [LeNet](../chapters/05_lenet.ipynb). Most of them
-# ask "what happens if...", so each answer is a small training experiment whose table is
-# printed by the cell that ran it. The experiments are short, so read their numbers as
-# evidence about the *early* phase of training; where a direction is asserted, it held
-# over several seeds when we wrote this page, and where it did not, the text says so.
+# ask "what happens if...", so each answer is a small training experiment. Every
+# configuration is trained from each seed of the profile, its settings are chosen on a
+# validation split carved out of the training images, and the tables report every run
+# with the mean and the standard deviation over seeds. A sentence that draws a
+# conclusion is followed by a cell that asserts it, or its wording is computed from the
+# numbers, so it cannot say more than the runs on this page show. The test set is used
+# once, at the end, for the configuration the validation split picked. The budget is
+# short, so read every result as a statement about the *early* phase of training.
 #
 # **What you'll practise**
 #
 # - changing LeNet's activation, pooling, kernel size, width and depth, and predicting
 #   the effect on shapes and parameter counts;
-# - running small controlled comparisons (same data, same batches, same optimizer);
+# - running controlled comparisons: one change, settings chosen on validation, several
+#   seeds, a difference read against its standard error;
 # - sweeping a learning rate and reading accuracy against epochs;
-# - looking inside a trained network at its feature maps.
+# - looking inside a trained network: feature maps, and linear probes that measure what
+#   a layer's features make easy to read off.
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
@@ -36,6 +42,7 @@ if str(ROOT) not in sys.path:
 # %%
 # Draw figures in the notebook, including the ones utils returns.
 # %matplotlib inline
+import matplotlib.pyplot as plt
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -92,70 +99,147 @@ assert str(make_lenet("relu", "max")) == str(utils.lenet_modern())
 print("defaults = utils.lenet():", str(make_lenet()) == str(utils.lenet()))
 
 # %% [markdown]
-# The budget comes from the profile: in the quick profile a random subset of the training
-# set and a few epochs, so that the whole page runs in a minute or two on a CPU. With
-# 2,000 test images, accuracies differ by about 0.01 from one random test set to another,
-# so smaller differences in the tables below are noise.
+# The budget comes from the profile: in the quick profile a few thousand training images
+# and a few epochs, so that the whole page runs in a couple of minutes on a CPU.
+# Settings are chosen on a validation split of training images that are never trained
+# on; the test images are kept for the end. How precisely can a split of a few thousand
+# images measure an accuracy? An accuracy $p$ measured on $n$ images has a standard
+# error of $\sqrt{p(1-p)/n}$, at most $0.5/\sqrt{n}$; the cell prints that bound for
+# both splits. The seeds add their own spread on top (another initialisation and another
+# order of batches give another network), which is why every configuration below runs
+# from several seeds.
 
 # %%
 budget = profile.budget("lenet_exercise")
 print(f"profile {profile.name!r}:", budget.describe())
+print("seeds:", profile.seeds)
+train_iter, val_iter, test_iter = utils.load_fashion_mnist(
+    budget.batch_size, device=device, train_size=budget.train_size,
+    val_size=budget.val_size, test_size=budget.test_size)
+for split, loader in (("validation", val_iter), ("test", test_iter)):
+    n = loader.num_examples
+    print(f"{split:<10} {n:>6,} images: standard error of an accuracy at most "
+          f"{0.5 / n ** 0.5:.4f}")
+
+# %% [markdown]
+# Two helpers run the experiments. `train_config` trains one configuration from every
+# seed with `utils.train_seeds` (the seed fixes the initial weights and the order of the
+# batches; the images are the same for every run) and keeps the result in `trained`, the
+# list of everything this page tries, from which Exercise 6 picks. `versus` compares a
+# treatment with a baseline: the difference of their mean validation accuracies, its
+# standard error, and the words the text below uses for it, so that a difference smaller
+# than twice its standard error is never called an effect.
+
+# %%
+trained = {}   # every configuration trained on Fashion-MNIST on this page, by name
 
 
-def run(lr=budget.lr, optimizer="adam", batch_size=budget.batch_size, **arch):
-    """Build make_lenet(**arch), train it on the exercise budget, return (net, history).
-
-    Every run reloads the data with the same seed, so all runs see the same images in
-    the same order, and starts from the same random state: configurations differ only
-    in what we changed.
-    """
-    utils.seed_everything(SEED)
-    train_iter, test_iter = utils.load_fashion_mnist(
-        batch_size, device=device, train_size=budget.train_size,
-        test_size=budget.test_size, seed=SEED)
-    net = make_lenet(**arch)
-    net.apply(utils.init_xavier)
-    history = utils.train(net, train_iter, test_iter, budget.num_epochs, lr,
-                          device=device, optimizer=optimizer, plot=False, verbose=False)
-    return net, history
+def train_config(name, lr, optimizer="adam", **arch):
+    """Train make_lenet(**arch) with Xavier init from every seed; keep and return the Runs."""
+    def make_net():
+        net = make_lenet(**arch)
+        net.apply(utils.init_xavier)
+        return net
+    runs = utils.train_seeds(make_net, train_iter, val_iter, budget.num_epochs, lr,
+                             name=name, device=device, optimizer=optimizer)
+    runs.config.update(optimizer=optimizer, arch=arch)
+    trained[name] = runs
+    return runs
 
 
-def print_table(results):
-    """One line per configuration: parameters and the last epoch's accuracies."""
-    print(f"{'configuration':<30}{'params':>9}{'train acc':>11}{'test acc':>10}")
-    for name, (net, hist) in results.items():
-        print(f"{name:<30}{utils.num_params(net):>9,}{hist.last['train_acc']:>11.3f}"
-              f"{hist.last['test_acc']:>10.3f}")
+def versus(baseline, treatment):
+    """Difference of mean validation accuracy (treatment - baseline), its standard error,
+    and a phrase that says whether the seeds resolve it."""
+    diff, se = utils.gain(baseline.scores("val"), treatment.scores("val"))
+    if diff > 2 * se:
+        words = "higher, by more than twice its standard error"
+    elif diff < -2 * se:
+        words = "lower, by more than twice its standard error"
+    else:
+        words = "within twice its standard error of zero: no difference these seeds resolve"
+    return diff, se, words
+
+
+def params(runs):
+    """Parameter count of the architecture a Runs was trained with."""
+    return utils.num_params(make_lenet(**runs.config["arch"]))
 
 
 # %% [markdown]
 # One choice needs explaining first. The chapter trains the classic LeNet with plain SGD
-# at learning rate 0.9 and needs a few hundred steps before the sigmoid network leaves
-# its starting plateau. Our exercise budget is much shorter than that:
+# at the learning rate of its `lenet` budget, and the sigmoid network needs many updates
+# before it leaves the plateau where the loss stays near $\ln 10$, the loss of guessing.
+# How many updates does the exercise budget give?
 
 # %%
-train_n = budget.train_size or 60_000
-steps = budget.num_epochs * -(-train_n // budget.batch_size)
-print("SGD steps in the exercise budget:", steps)
+steps = budget.num_epochs * len(train_iter)
+print(f"SGD steps in the exercise budget: {steps:,} "
+      f"({budget.num_epochs} epochs x {len(train_iter)} batches)")
+
+# %% [markdown]
+# The classic recipe on this budget, from every seed:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 classic_lr = profile.budget("lenet").lr
-_, classic_sgd = run(lr=classic_lr, optimizer="sgd")
-print(f"classic LeNet, SGD lr {classic_lr:g}: test acc per epoch",
-      [round(r["test_acc"], 3) for r in classic_sgd])
-
-# %% [markdown]
-# The classic recipe is still at the 0.1 of guessing after the whole budget, so comparing
-# variants with it would compare nothing. We therefore train every variant with **Adam**
-# at the learning rate in the budget line. Adam divides each parameter's step by a
-# running average of its gradient's size, so the tiny gradients that sigmoid layers pass
-# backwards no longer mean tiny steps. All variants get the same optimizer, learning rate,
-# data and batches.
+classic_sgd = train_config(f"sigmoid, avg pool, SGD lr {classic_lr:g}", classic_lr,
+                           optimizer="sgd")
 
 # %%
-if profile.name == "quick":  # the full profile trains long enough to leave the plateau
-    assert classic_sgd.last["test_acc"] < 0.3, classic_sgd.last
+sgd_scores = classic_sgd.scores("val")
+assert len(sgd_scores) == len(profile.seeds) and all(0 <= s <= 1 for s in sgd_scores)
+sgd_stuck = sum(s < 0.2 for s in sgd_scores)
+sgd_verdict = ("every seed ended below 0.2 validation accuracy, still on the plateau "
+               "near the 0.1 of guessing" if sgd_stuck == len(sgd_scores)
+               else "every seed left the plateau (validation accuracy of 0.2 or more)"
+               if sgd_stuck == 0
+               else f"{sgd_stuck} of the {len(sgd_scores)} seeds ended below 0.2 "
+                    "validation accuracy, still on the plateau")
+
+# %% [markdown]
+# A clue is how small the gradients of the early layers are. Each sigmoid
+# multiplies the gradient passing back through it by its slope, at most 1/4. Before any
+# training, compare the mean size of the gradient of one batch's loss at the first
+# convolution's weights with that at the last layer's, for the classic network and for
+# the same network with ReLU and max pooling, from every seed:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+X_batch, y_batch = next(iter(train_iter))
+grad_ratio = {"sigmoid": [], "relu": []}
+for act, pool in (("sigmoid", "avg"), ("relu", "max")):
+    for seed in profile.seeds:
+        utils.seed_everything(seed)
+        net = make_lenet(act, pool).to(device)
+        net.apply(utils.init_xavier)
+        F.cross_entropy(net(X_batch), y_batch).backward()
+        first, last = net[0].weight.grad.abs().mean(), net[-1].weight.grad.abs().mean()
+        grad_ratio[act].append((first / last).item())
+        print(f"{act:<8} seed {seed}: mean |gradient| first conv {first:.1e}, "
+              f"last layer {last:.1e}, ratio {grad_ratio[act][-1]:.4f}")
+
+# %%
+assert max(grad_ratio["sigmoid"]) < 0.1, grad_ratio
+assert min(grad_ratio["relu"]) > 10 * max(grad_ratio["sigmoid"]), grad_ratio
+
+# %% [markdown]
+# In the sigmoid network the first convolution's gradient is a small fraction of the
+# last layer's in every seed (asserted: below a tenth); with ReLU the ratio is more than
+# ten times larger (asserted too). With SGD the step of each weight is the learning rate
+# times its gradient, so the sigmoid network's first convolution moves far more slowly
+# than its last layer. On this
+# budget, with SGD, {glue:text}`sgd_verdict`. On a budget this short, comparing sigmoid
+# variants trained with SGD would mostly measure when each leaves the plateau. We
+# therefore train every variant with **Adam**, which divides each parameter's step by a
+# running average of its gradient's size, so small gradients no longer mean small steps.
+# All variants get the same optimizer, data, seeds and epochs, and each gets the
+# learning rate that suits it best on validation, from a grid of two (the budget's rate
+# and three times it).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.glue("sgd_verdict", sgd_verdict)
+print(sgd_verdict)
 
 # %% [markdown]
 # ## Exercise 1: max pooling instead of average pooling
@@ -163,64 +247,118 @@ if profile.name == "quick":  # the full profile trains long enough to leave the 
 # > Replace average pooling with max pooling. What happens?
 #
 # The shapes and the parameter count stay the same (pooling has no parameters); only the
-# summary of each 2x2 window changes, from its mean to its maximum.
+# summary of each 2x2 window changes, from its mean to its maximum. Both sigmoid
+# networks, each at both learning rates, from every seed; then the table of the runs,
+# and for each network the learning rate with the better mean validation accuracy:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+def pick(act, pool):
+    """The grid's Runs for (act, pool) at the learning rate chosen on validation."""
+    return grid[act, pool, utils.choose({lr: grid[act, pool, lr] for lr in lrs})]
+
+
+lrs = (budget.lr, 3 * budget.lr)
 grid = {}
-for act in ("sigmoid", "relu"):
-    for pool in ("avg", "max"):
-        grid[(act, pool)] = run(act=act, pool=pool)
-print_table({f"{act} + {pool} pool": r for (act, pool), r in grid.items()
-             if act == "sigmoid"})
+for pool in ("avg", "max"):
+    for lr in lrs:
+        grid["sigmoid", pool, lr] = train_config(f"sigmoid, {pool} pool, lr {lr:g}", lr,
+                                                 act="sigmoid", pool=pool)
+print()
+print(utils.runs_table([grid["sigmoid", pool, lr] for pool in ("avg", "max") for lr in lrs]))
+sig_avg, sig_max = pick("sigmoid", "avg"), pick("sigmoid", "max")
+pool_gain, pool_se, pool_words = versus(sig_avg, sig_max)
+print(f"\nchosen: {sig_avg.name!r} and {sig_max.name!r}")
+print(f"max pool - avg pool (sigmoid): {pool_gain:+.3f} ± {pool_se:.3f}, {pool_words}")
 
 # %%
-assert (utils.num_params(grid[("sigmoid", "avg")][0])
-        == utils.num_params(grid[("sigmoid", "max")][0]))
-assert all(h.last["test_acc"] > 0.3 for _, h in grid.values())
-sigmoid_gap = (grid[("sigmoid", "max")][1].last["test_acc"]
-               - grid[("sigmoid", "avg")][1].last["test_acc"])
-assert abs(sigmoid_gap) < 0.04, sigmoid_gap
+assert params(sig_avg) == params(sig_max)        # pooling has no parameters
+assert sig_avg.mean("val") > 0.3 and sig_max.mean("val") > 0.3   # both left the plateau
+assert abs(pool_gain) < 0.05, (pool_gain, pool_se)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.glue("pool_gain", pool_gain)
+utils.glue("pool_se", pool_se)
+utils.glue("pool_words", pool_words)
+utils.glue("sig_avg_val", sig_avg.mean("val"))
 
 # %% [markdown]
-# In the sigmoid network, swapping the pooling changes the accuracy by less than the
-# noise of a 2,000-image test set; it stayed that small in every seed we tried. Max
-# pooling passes the full gradient to one input per window where averaging passes a
-# quarter to each, but that is evidently not the bottleneck here: the sigmoids around
-# it still shrink the gradient at every layer, and Adam rescales each parameter's steps
-# anyway. Whether max pooling helps a sigmoid LeNet
-# in longer training you can check by rerunning this cell under the full profile
-# (`CNNBOOK_PROFILE=full`). The next exercise shows that the pooling matters more once
-# the activation is ReLU.
+# With Adam both sigmoid networks leave the plateau (the classic one reaches
+# {glue:text}`sig_avg_val:.3f` validation accuracy on average). Max pooling changed the
+# mean by {glue:text}`pool_gain:.3f` ± {glue:text}`pool_se:.3f` (standard error):
+# {glue:text}`pool_words`. Whatever its sign, the change is smaller than 0.05 (asserted
+# above), small next to the next exercise's. One might expect max pooling to speed up
+# learning, since it passes the whole gradient of a window to its largest input where
+# averaging passes a quarter to each; at this budget these runs do not show that it
+# helps. Whether max pooling helps a sigmoid LeNet in longer training you can
+# check by rerunning this notebook under the full profile (`CNNBOOK_PROFILE=full`).
 #
 # ## Exercise 2: ReLU instead of sigmoid, and both changes
 #
 # > Replace the sigmoid with ReLU. Then make both changes. Which matters more?
+#
+# The same grid with ReLU:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print_table({f"{act} + {pool} pool": r for (act, pool), r in grid.items()})
-acc = {key: hist.last["test_acc"] for key, (_, hist) in grid.items()}
-print(f"\ngain from ReLU (avg pool):     {acc[('relu', 'avg')] - acc[('sigmoid', 'avg')]:+.3f}")
-print(f"gain from max pool (sigmoid):  {acc[('sigmoid', 'max')] - acc[('sigmoid', 'avg')]:+.3f}")
-print(f"gain from both:                {acc[('relu', 'max')] - acc[('sigmoid', 'avg')]:+.3f}")
+for pool in ("avg", "max"):
+    for lr in lrs:
+        grid["relu", pool, lr] = train_config(f"relu, {pool} pool, lr {lr:g}", lr,
+                                              act="relu", pool=pool)
+print()
+print(utils.runs_table([grid["relu", pool, lr] for pool in ("avg", "max") for lr in lrs]))
+relu_avg, relu_max = pick("relu", "avg"), pick("relu", "max")
+relu_gain, relu_se, relu_words = versus(sig_avg, relu_avg)
+both_gain, both_se, both_words = versus(sig_avg, relu_max)
+relu_pool_gain, relu_pool_se, relu_pool_words = versus(relu_avg, relu_max)
+chosen4 = [sig_avg, sig_max, relu_avg, relu_max]
+print(f"\nchosen: {[r.name for r in chosen4]}")
+print(f"ReLU (avg pool):             {relu_gain:+.3f} ± {relu_se:.3f}")
+print(f"max pool (sigmoid):          {pool_gain:+.3f} ± {pool_se:.3f}")
+print(f"both:                        {both_gain:+.3f} ± {both_se:.3f}")
+print(f"max pool once ReLU is there: {relu_pool_gain:+.3f} ± {relu_pool_se:.3f}")
+fig = utils.plot_runs(chosen4, "val", title="each network at its chosen learning rate "
+                      "(dots: seeds)")
+fig.axes[0].set_xticks(range(4), [r.name.replace(", lr", "\nlr") for r in chosen4],
+                       fontsize=8)
+plt.show()
 
 # %%
-assert acc[("relu", "max")] > acc[("sigmoid", "avg")] + 0.05, acc
-assert acc[("relu", "avg")] > acc[("sigmoid", "avg")] + 0.05, acc
-assert acc[("relu", "max")] > acc[("relu", "avg")], acc
+assert params(relu_avg) == params(sig_avg)
+assert min(relu_avg.scores("val")) > max(sig_avg.scores("val")), (relu_avg, sig_avg)
+assert min(relu_max.scores("val")) > max(sig_avg.scores("val")), (relu_max, sig_avg)
+# ReLU's gain beats max pooling's by more than twice the standard error of the gap
+relu_vs_pool, relu_vs_pool_se = utils.gain(sig_max.scores("val"), relu_avg.scores("val"))
+assert relu_vs_pool > 2 * relu_vs_pool_se, (relu_vs_pool, relu_vs_pool_se)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for key, value in (("relu_gain", relu_gain), ("relu_se", relu_se), ("both_gain", both_gain),
+                   ("both_se", both_se), ("relu_pool_gain", relu_pool_gain),
+                   ("relu_pool_se", relu_pool_se), ("relu_pool_words", relu_pool_words)):
+    utils.glue(key, value)
 
 # %% [markdown]
-# ReLU is the change that matters: it adds far more accuracy than the pooling swap does,
-# with the same parameters. With ReLU, max pooling then adds a few more points; in every
-# seed we tried, ReLU with max pooling beat ReLU with average pooling. Together the two
-# changes are `utils.lenet_modern()`, the chapter's modernised LeNet.
+# ReLU is the change that matters. With the same parameters it adds
+# {glue:text}`relu_gain:.3f` ± {glue:text}`relu_se:.3f` validation accuracy to the
+# classic network, both changes together {glue:text}`both_gain:.3f` ±
+# {glue:text}`both_se:.3f`; every ReLU run beats every run of the classic network, and
+# ReLU's gain exceeds max pooling's by more than twice its standard error (asserted
+# above). Once ReLU is in place, max pooling changes the mean by
+# {glue:text}`relu_pool_gain:.3f` ± {glue:text}`relu_pool_se:.3f`:
+# {glue:text}`relu_pool_words`. Together the two changes are `utils.lenet_modern()`, the
+# chapter's modernised LeNet.
 #
-# From here on, the base network is the modernised LeNet (ReLU and max pooling) with
-# Adam, and each exercise changes one thing about it.
+# From here on, the base network is the modernised LeNet (ReLU and max pooling) at its
+# chosen learning rate, and each exercise changes one thing about it, at that rate. (A
+# rate chosen for the base need not be the best one for a variant; giving every variant
+# its own grid would double the cost of Exercise 3.)
 
 # %%
-base = grid[("relu", "max")]
+base = relu_max
+base_lr = base.config["lr"]
+print(f"base: {base.name}, {params(base):,} parameters")
 
 # %% [markdown]
 # ## Exercise 3: a more accurate network based on LeNet
@@ -230,6 +368,23 @@ base = grid[("relu", "max")]
 # > convolution layers, the number of fully connected layers, and the learning rate and
 # > other training details (initialization, number of epochs).
 #
+# Each variant below changes one thing about the base network and trains from every
+# seed at the base's learning rate. One function prints a variant against the base:
+
+# %%
+def print_versus(variants):
+    """One line per variant: parameters, validation mean ± sd, difference from the base."""
+    print(f"{'configuration':<34}{'params':>9}{'val acc':>16}{'vs base':>18}")
+    for runs in (base, *variants):
+        line = (f"{runs.name:<34}{params(runs):>9,}"
+                f"{runs.mean('val'):>9.3f} ± {runs.std('val'):.3f}")
+        if runs is not base:
+            diff, se, _ = versus(base, runs)
+            line += f"{diff:>+10.3f} ± {se:.3f}"
+        print(line)
+
+
+# %% [markdown]
 # ### 3a. Convolution window size
 #
 # A larger window sees more context per output but costs more per position; with padding
@@ -243,292 +398,694 @@ for k in (3, 5, 7):
           f"parameters {utils.num_params(net):>6,}")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-kernels = {f"kernel {k}x{k}": (run(act="relu", pool="max", kernel=k) if k != 5 else base)
-           for k in (3, 5, 7)}
-print_table(kernels)
-
-# %%
-assert all(h.last["test_acc"] > 0.6 for _, h in kernels.values())
+assert [make_lenet(kernel=k)[7].in_features for k in (3, 5, 7)] == [16 * 6 * 6, 16 * 5 * 5,
+                                                                    16 * 4 * 4]
+assert (utils.num_params(make_lenet(kernel=3)) > utils.num_params(make_lenet(kernel=5))
+        > utils.num_params(make_lenet(kernel=7)))
 
 # %% [markdown]
-# The three window sizes land within a few hundredths of each other, and which one came
-# first changed from seed to seed when we tried, so at this budget the window size is
-# not what limits LeNet. The parameter column holds a surprise: the network with the
-# *smallest* kernels has the *most* parameters. Its feature maps shrink less, so the
-# first dense layer gets more inputs (the flattened sizes printed above), and that layer
-# dominates the count, as the chapter's table showed.
-#
+# The network with the *smallest* kernels has the *most* parameters: its feature maps
+# shrink less, so the first dense layer gets more inputs, and that layer dominates the
+# count, as the chapter's table showed. Trained:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ex3 = {}
+for k in (3, 7):
+    ex3[f"kernel {k}x{k}"] = train_config(f"relu, max pool, kernel {k}x{k}", base_lr,
+                                          act="relu", pool="max", kernel=k)
+print_versus([ex3["kernel 3x3"], ex3["kernel 7x7"]])
+
+# %%
+assert all(r.mean("val") > 0.5 for r in ex3.values()), ex3
+
+# %% [markdown]
 # ### 3b. Number of output channels
 #
-# More channels mean more feature detectors per position. Parameters and compute of the
-# second convolution grow with the *product* of its input and output channels:
+# The variant widens the first convolution from 6 to 16 output channels and the second
+# from 16 to 32. That is not a doubling: the first layer grows by a factor of 16/6, the
+# second by 2, and the weights of the second convolution, which connect every input
+# channel to every output channel, by the product of the two factors:
+
+# %%
+narrow, wide = make_lenet("relu", "max"), make_lenet("relu", "max", channels=(16, 32))
+conv2_ratio = wide[3].weight.numel() / narrow[3].weight.numel()
+print(f"second convolution weights: {narrow[3].weight.numel():,} -> "
+      f"{wide[3].weight.numel():,} (x{conv2_ratio:.2f})")
+print(f"whole network: {utils.num_params(narrow):,} -> {utils.num_params(wide):,} "
+      f"(x{utils.num_params(wide) / utils.num_params(narrow):.2f})")
+assert conv2_ratio == (16 / 6) * (32 / 16)
+assert wide[7].in_features == 2 * narrow[7].in_features    # 32 instead of 16 maps of 5x5
+
+# %% [markdown]
+# The second convolution's weights grow more than fivefold, and because the second layer
+# now outputs 32 maps, the first dense layer's inputs double too; the whole network gets
+# the factor printed above. Trained:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-widths = {f"channels {c}": (run(act="relu", pool="max", channels=c) if c != (6, 16) else base)
-          for c in ((3, 8), (6, 16), (16, 32))}
-print_table(widths)
+ex3["channels (16, 32)"] = train_config("relu, max pool, channels (16, 32)", base_lr,
+                                        act="relu", pool="max", channels=(16, 32))
+print_versus([ex3["channels (16, 32)"]])
 
 # %%
-assert utils.num_params(widths["channels (16, 32)"][0]) > utils.num_params(base[0])
-assert all(h.last["test_acc"] > 0.6 for _, h in widths.values())
+assert ex3["channels (16, 32)"].mean("val") > 0.5, ex3["channels (16, 32)"]
 
 # %% [markdown]
-# Doubling the channels doubles the parameters, but within this short budget it did not
-# buy accuracy that we could tell apart from noise, and the order of the three rows
-# changed between seeds. Capacity pays off when training is long enough to use it; with
-# few steps, the bigger network is still as far from converged as the small one.
-#
 # ### 3c. More convolution layers
 #
 # We add a 3x3 convolution with padding 1 after the second convolution, so the shapes
-# downstream do not change; the network gets deeper by one layer and a little wider in
-# what each output sees (its receptive field grows by 2 pixels in each direction at that
-# resolution).
+# downstream do not change; the network gets deeper by one layer, and what each of its
+# outputs sees (its receptive field) grows by 2 pixels in each direction at that
+# resolution.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-convs = {"2 conv layers (LeNet)": base,
-         "3 conv layers": run(act="relu", pool="max", extra_conv=True)}
-print_table(convs)
+ex3["3 conv layers"] = train_config("relu, max pool, 3 conv layers", base_lr,
+                                    act="relu", pool="max", extra_conv=True)
+print_versus([ex3["3 conv layers"]])
 
 # %%
-assert all(h.last["test_acc"] > 0.6 for _, h in convs.values())
+assert ex3["3 conv layers"].mean("val") > 0.5, ex3["3 conv layers"]
 
 # %% [markdown]
-# The deeper network was slightly behind the baseline in each seed we tried, by a margin
-# too small to call on 2,000 test images. One more layer is one more place where the
-# signal can shrink or die at the start of training; making deep networks train well is
-# the subject of [batch normalization](../chapters/06_batch_norm.ipynb) and
-# [ResNet](../chapters/07_resnet.ipynb).
-#
 # ### 3d. Number of fully connected layers
 #
-# LeNet has two hidden dense layers (120 and 84 units). We try none (the flattened
+# LeNet has two hidden dense layers (120 and 84 units). Without them, the flattened
 # features go straight to the 10 outputs: a linear classifier on learned convolutional
-# features) and three (120, 84, 84):
+# features, with a fraction of the parameters:
+
+# %%
+no_dense = make_lenet("relu", "max", dense=())
+dense_share = 1 - utils.num_params(no_dense) / utils.num_params(make_lenet("relu", "max"))
+print(f"parameters without hidden dense layers: {utils.num_params(no_dense):,} "
+      f"({dense_share:.0%} fewer)")
+assert utils.num_params(no_dense) < 0.15 * utils.num_params(make_lenet("relu", "max"))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-denses = {"0 hidden dense layers": run(act="relu", pool="max", dense=()),
-          "2 hidden dense (LeNet)": base,
-          "3 hidden dense layers": run(act="relu", pool="max", dense=(120, 84, 84))}
-print_table(denses)
+ex3["no hidden dense layer"] = train_config("relu, max pool, no hidden dense", base_lr,
+                                            act="relu", pool="max", dense=())
+print_versus([ex3["no hidden dense layer"]])
 
 # %%
-assert all(h.last["test_acc"] > 0.6 for _, h in denses.values())
-no_dense, lenet_dense = denses["0 hidden dense layers"], denses["2 hidden dense (LeNet)"]
-assert utils.num_params(no_dense[0]) < 0.15 * utils.num_params(lenet_dense[0])
-assert no_dense[1].last["test_acc"] > lenet_dense[1].last["test_acc"] - 0.08
+assert ex3["no hidden dense layer"].mean("val") > 0.5, ex3["no hidden dense layer"]
 
 # %% [markdown]
-# The first row is the interesting one: without hidden dense layers the network has about
-# a tenth of LeNet's parameters, yet its accuracy comes close to LeNet's. The
-# convolutional features carry the information; the dense layers, which hold most of
-# LeNet's parameters, add little at this budget, and a third one adds nothing we can
-# measure. Later architectures take this to its end: [ResNet](../chapters/07_resnet.ipynb)
-# averages each feature map to one number and ends with a single linear layer.
+# All five variants side by side, each dot one seed:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print_versus(list(ex3.values()))
+fig = utils.plot_runs([base, *ex3.values()], "val",
+                      title="one change at a time, at the base's learning rate")
+fig.axes[0].set_xticks(range(len(ex3) + 1), ["base", *[n.replace(" ", "\n", 1) for n in ex3]],
+                       fontsize=8)
+fig.set_size_inches(9, 3.5)
+plt.show()
+resolved = {name: versus(base, runs) for name, runs in ex3.items()}
+better = [name for name, (diff, se, _) in resolved.items() if diff > 2 * se]
+worse = [name for name, (diff, se, _) in resolved.items() if diff < -2 * se]
+
+
+def listing(names):
+    """'none', 'a', 'a and b', 'a, b and c'."""
+    return ("none" if not names else names[0] if len(names) == 1
+            else ", ".join(names[:-1]) + " and " + names[-1])
+
+
+ex3_words = (f"higher than the base's by more than twice the standard error: "
+             f"{listing(better)}; lower by as much: {listing(worse)}")
+print(ex3_words)
+
+# %%
+assert set(better) | set(worse) <= set(ex3)
+assert not set(better) & set(worse)
+assert all(versus(base, ex3[n])[0] > 0 for n in better)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.glue("ex3_words", ex3_words)
+utils.glue("dense_share", dense_share)
+
+# %% [markdown]
+# Read against the standard errors, the variants whose mean validation accuracy is
+# {glue:text}`ex3_words`. The others did not differ from the base by more than these
+# seeds can resolve. Note the network without hidden dense layers: it drops
+# {glue:text}`dense_share:.0%` of the parameters, the part of LeNet that holds most of
+# them, and its accuracy is in the table above. Exercise 6 collects every configuration
+# of this page and picks the best on validation.
 #
 # ### 3e. Learning rate and epochs
 #
-# The chapter trains the ReLU network with plain SGD. How sensitive is it to the
-# learning rate? A sweep over a factor of 90, with the test accuracy after every epoch,
-# so that the same runs also show what more epochs give:
+# The grid gave the base two learning rates. How sensitive is it to a larger one? One
+# more rate, ten times the budget's, and for all three the validation accuracy after
+# every epoch, so the same runs also show what more epochs give:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-sweep = {}
-for lr in (0.01, 0.03, 0.1, 0.3, 0.9):
-    try:
-        sweep[lr] = run(lr=lr, optimizer="sgd", act="relu", pool="max")
-    except utils.TrainingDivergedError:
-        sweep[lr] = None
+def epoch_means(runs):
+    """Mean validation accuracy after each epoch, over the runs that did not diverge."""
+    curves = [[r["test_acc"] for r in run.history] for run in runs if not run.diverged]
+    return [sum(c[e] for c in curves) / len(curves) if curves else float("nan")
+            for e in range(budget.num_epochs)]
+
+
+lr_sweep = {lr: grid["relu", "max", lr] for lr in lrs}
+lr = 10 * budget.lr
+lr_sweep[lr] = train_config(f"relu, max pool, lr {lr:g}", lr, act="relu", pool="max")
+print()
+
 header = "".join(f"{f'epoch {e}':>9}" for e in range(1, budget.num_epochs + 1))
-print(f"{'SGD lr':>7}{header}")
-for lr, result in sweep.items():
-    cells = ("".join(f"{r['test_acc']:>9.3f}" for r in result[1]) if result is not None
-             else f"{'diverged (loss became NaN)':>27}")
-    print(f"{lr:>7g}{cells}")
+print(f"{'Adam lr':>8}{header}{'at chance':>11}")
+for lr, runs in lr_sweep.items():
+    n_chance = sum(s < 0.2 for s in runs.scores("val"))
+    print(f"{lr:>8g}" + "".join(f"{v:>9.3f}" for v in epoch_means(runs))
+          + f"{n_chance:>7} of {len(runs)}")
+best_lr = utils.choose(lr_sweep)
+print(f"\nbest mean validation accuracy after the last epoch: lr {best_lr:g}, "
+      f"{lr_sweep[best_lr].summary('val')}")
+last_two = [[r["test_acc"] for r in run.history][-2:] for run in lr_sweep[best_lr]]
+late_gain, late_se = utils.gain([a for a, _ in last_two], [b for _, b in last_two])
+first_gain, _ = utils.gain([run.history[0]["test_acc"] for run in lr_sweep[best_lr]],
+                           lr_sweep[best_lr].scores("val"))
+print(f"at lr {best_lr:g}: last epoch - first epoch {first_gain:+.3f}, "
+      f"last epoch - previous epoch {late_gain:+.3f} ± {late_se:.3f}")
 
 # %%
-final = {lr: (r[1].last["test_acc"] if r is not None else 0.0) for lr, r in sweep.items()}
-best_lr = max(final, key=final.get)
-print("best learning rate is inside the swept range:", best_lr not in (0.01, 0.9))
-assert best_lr not in (0.01, 0.9), final
-assert final[0.01] < final[best_lr] and final[0.9] < 0.2, final
+assert first_gain > 0, first_gain
+assert len(epoch_means(lr_sweep[best_lr])) == budget.num_epochs
+late_words = ("the last epoch still added more than twice its standard error, so more "
+              "epochs would likely help" if late_gain > 2 * late_se
+              else "the last epoch added less than twice its standard error, so these seeds "
+                   "cannot tell whether more epochs would help")
 
 # %% [markdown]
-# Too small a rate (0.01) learns slowly: its accuracy is still climbing in the last
-# column, so it would profit most from more epochs. Too large a rate (0.9, the rate that
-# suits the *sigmoid* LeNet) leaves the ReLU network at chance. In between, the accuracy
-# jumps around from epoch to epoch: with 40 steps per epoch, SGD at these rates is noisy
-# and the best rate changed between seeds. The chapter's 0.1 for the modernised LeNet
-# sits in the good range.
-#
-# Why does 0.9 fail so completely, without the loss ever becoming NaN? A few large early
-# steps push the second convolution's inputs below zero for every image, and a ReLU
-# that outputs zero for every input also gets zero gradient, so it never recovers: a
-# "dead" ReLU. Count the units of the second convolution layer (one per channel and
-# position) that are zero for every image of a test batch:
+# Look at the `at chance` column: a rate that is too large can leave a run at the 0.1 of
+# guessing without the loss ever becoming NaN. A few large early steps can push a ReLU
+# layer's inputs below zero for every image, and a ReLU that outputs zero for every input
+# also gets zero gradient, so it never recovers: a "dead" ReLU. For each run at the
+# largest rate, the fraction of units (one per channel and position, or per neuron) of
+# each ReLU layer that are zero for every image of a validation batch:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-X_batch, _ = next(iter(utils.load_fashion_mnist(256, device=device, test_size=256)[1]))
+X_val, _ = next(iter(val_iter))
+relu_layers = [i for i, m in enumerate(base.runs[0].net) if isinstance(m, nn.ReLU)]
 
 
-def dead_fraction(net, X):
-    """Fraction of the second convolution's ReLU units that are 0 for every image."""
-    with torch.no_grad():
-        out = net[:5](X)              # conv, ReLU, pool, conv, ReLU
-    return (out > 0).sum(dim=0).eq(0).float().mean().item()
+def dead_fractions(net, X):
+    """For each ReLU layer, the fraction of its units that are 0 for every image of X."""
+    with utils.evaluation_mode(net), torch.no_grad():
+        return [(net[:i + 1](X) > 0).sum(dim=0).eq(0).float().mean().item()
+                for i in relu_layers]
 
 
-dead = {lr: dead_fraction(r[0], X_batch) for lr, r in sweep.items() if r is not None}
-for lr, frac in dead.items():
-    print(f"SGD lr {lr:>4g}: {frac:.0%} of second-layer units dead")
+top_lr = max(lr_sweep)
+dead = {run.seed: dead_fractions(run.net, X_val) for run in lr_sweep[top_lr]}
+print(f"lr {top_lr:g}, dead fraction per ReLU layer "
+      f"({', '.join(type(base.runs[0].net[i - 1]).__name__ for i in relu_layers)}):")
+for run in lr_sweep[top_lr]:
+    print(f"  seed {run.seed}: val acc {run.scores['val']:.3f}, "
+          + "  ".join(f"{d:.0%}" for d in dead[run.seed]))
 
 # %%
-assert dead[0.9] > 0.9 and dead[best_lr] < 0.5, dead
+collapsed = [run.seed for run in lr_sweep[top_lr] if run.scores["val"] < 0.2]
+for seed, fractions in dead.items():
+    if seed in collapsed:     # a run at chance has a layer that is dead for every image
+        assert max(fractions) > 0.99, (seed, fractions)
+    else:                     # one that learned has none
+        assert max(fractions) < 0.99, (seed, fractions)
+collapse_words = (f"{len(collapsed)} of the {len(lr_sweep[top_lr])} runs at lr {top_lr:g} "
+                  "ended below 0.2 validation accuracy")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.glue("best_lr", best_lr)
+utils.glue("late_words", late_words)
+utils.glue("collapse_words", collapse_words)
+utils.glue("first_gain", first_gain)
+print(collapse_words)
+print(late_words)
+
+# %% [markdown]
+# The best mean after the last epoch came at learning rate {glue:text}`best_lr:g`;
+# {glue:text}`collapse_words`. Every run that ended near chance has a layer in which
+# more than 99% of the units are zero for every image of the batch (asserted), so the
+# layers above it get almost no signal and the layers below it almost no gradient; in
+# the runs that learned, no layer is that dead (asserted too). The fractions printed for
+# those also count units at positions that see only black background in every image,
+# where a convolution outputs just its bias.
+#
+# As for epochs: at the best rate, the mean validation accuracy rose by
+# {glue:text}`first_gain:.3f` from the first epoch to the last, and
+# {glue:text}`late_words`. The initialization stays Xavier's throughout this page; we did
+# not vary it.
 
 # %% [markdown]
 # ## Exercise 4: MNIST
 #
 # > Try out the improved network on the original MNIST dataset.
 #
-# We skip this one: the book runs offline, and only Fashion-MNIST ships with it. To try
-# it online, `torchvision.datasets.MNIST(root, download=True)` gives the digits as a
-# `uint8` tensor `.data` of shape `(60000, 28, 28)` and labels `.targets`, the same
-# format as our data, so `utils.DeviceLoader(images, labels, batch_size, shuffle=True)`
-# turns them into batches and the `run` function above works once its loader is swapped.
-# Expect much higher accuracies than on clothing: LeNet-5 reached a test error below 1% on
-# MNIST in the original paper {cite}`lecun1998gradient`, while a shirt and a pullover are
-# far harder to tell apart than a 3 and an 8.
+# The original MNIST cannot be used here: the book runs offline, and only Fashion-MNIST
+# ships with it. (Online, `torchvision.datasets.MNIST(root, download=True)` gives the
+# digits as a `uint8` tensor `.data` of shape `(60000, 28, 28)` with labels `.targets`,
+# the format `utils.DeviceLoader` takes.) So we cannot check the result of the original
+# paper, a test error below 1% on MNIST for LeNet-5 {cite}`lecun1998gradient`. What we
+# can do is try the improved network on handwritten digits that are available offline:
+# scikit-learn's bundled digits, 1,797 images of 8x8 pixels with 17 grey levels. We
+# upsample them to 28x28, scale them to the 0-255 range of Fashion-MNIST, and split them
+# with a seeded permutation into training, validation and test images:
+
+# %%
+from sklearn.datasets import load_digits
+
+digits_budget = profile.budget("lenet_exercise_digits")
+print(f"profile {profile.name!r}:", digits_budget.describe())
+digits = load_digits()
+small = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16  # (1797, 1, 8, 8)
+large = F.interpolate(small, size=(28, 28), mode="bilinear", align_corners=False)
+digit_images = (large[:, 0] * 255).round().to(torch.uint8)                # (1797, 28, 28)
+digit_labels = torch.tensor(digits.target, dtype=torch.int64)
+order = torch.randperm(len(digit_labels), generator=torch.Generator().manual_seed(SEED))
+sizes = {"train": digits_budget.train_size, "val": digits_budget.val_size,
+         "test": digits_budget.test_size}
+assert sum(sizes.values()) <= len(order), sizes
+starts = [0, sizes["train"], sizes["train"] + sizes["val"]]
+digit_iters = {}
+for (split, size), start in zip(sizes.items(), starts):
+    idx = order[start:start + size]
+    digit_iters[split] = utils.DeviceLoader(
+        digit_images[idx].to(device), digit_labels[idx].to(device), digits_budget.batch_size,
+        shuffle=split == "train", seed=SEED)
+    print(f"{split:<5} {size:>5} images, every digit present: "
+          f"{bool(torch.bincount(digit_labels[idx], minlength=10).min() > 0)}")
+print("images:", tuple(small.shape), "->", tuple(digit_images.shape), digit_images.dtype)
+assert set(order[:starts[2] + sizes["test"]].tolist()) == set(
+    torch.cat([order[s:s + n] for s, n in zip(starts, sizes.values())]).tolist())
+
+# %%
+utils.show_images(digit_images[order[:8]], 1, 8, titles=[str(int(digit_labels[i]))
+                                                          for i in order[:8]], scale=1.1)
+
+# %% [markdown]
+# The improved network is the base of Exercise 3 (the modernised LeNet), trained with
+# Adam from every seed at both rates of the grid, the rate chosen on the digits'
+# validation images, and the test images scored once, for the chosen rate:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def make_modern():
+    net = make_lenet("relu", "max")
+    net.apply(utils.init_xavier)
+    return net
+
+
+digit_lrs = (digits_budget.lr, 3 * digits_budget.lr)
+digit_runs = {lr: utils.train_seeds(make_modern, digit_iters["train"], digit_iters["val"],
+                                    digits_budget.num_epochs, lr, name=f"digits, lr {lr:g}",
+                                    device=device, optimizer="adam")
+              for lr in digit_lrs}
+print(utils.runs_table(list(digit_runs.values())))
+digit_best = digit_runs[utils.choose(digit_runs)]
+digit_best.score("test", digit_iters["test"])
+print(f"\nchosen {digit_best.name!r}: val {digit_best.summary('val')}, "
+      f"test {digit_best.summary('test')}")
+print(f"the same network on Fashion-MNIST: val {base.summary('val')}")
+
+# %%
+assert digit_best.mean("test") > 0.8, digit_best.scores("test")
+assert digit_iters["train"].num_examples < train_iter.num_examples
+assert min(digit_best.scores("val")) > max(base.scores("val")), (digit_best, base)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.glue("digit_test", digit_best.mean("test"))
+utils.glue("digit_test_sd", digit_best.std("test"))
+utils.glue("digit_val", digit_best.mean("val"))
+utils.glue("fashion_val", base.mean("val"))
+
+# %% [markdown]
+# The network reaches {glue:text}`digit_test:.3f` ± {glue:text}`digit_test_sd:.3f` test
+# accuracy on the digits. Every seed's validation accuracy on digits
+# ({glue:text}`digit_val:.3f` on average) is above every seed's on Fashion-MNIST
+# ({glue:text}`fashion_val:.3f`), although it trained on fewer images (asserted above).
+# That agrees with the usual view that digits are easier than clothing, where a shirt and
+# a pullover can look alike, but the two experiments differ in more than the dataset (the
+# number of images, their resolution and the epochs), so it is no controlled comparison.
+# With a test set of a few hundred images, this page cannot test a claim about errors
+# below 1%, and blurred 8x8 digits are not MNIST's.
 #
 # ## Exercise 5: first- and second-layer activations
 #
 # > Display the activations of the first and second layer of LeNet for different inputs
 # > (e.g., sweaters and coats).
 #
-# We look inside the classic LeNet (sigmoid, average pooling) trained in Exercise 1, at
-# the outputs of its two sigmoid layers: 6 maps of 28x28 after the first convolution and
-# 16 maps of 10x10 after the second. The inputs are the first pullover and the first coat
-# of the test set in our copy of the data.
+# We look inside the base network (ReLU, max pooling) trained from the first seed, at
+# the outputs of its first two ReLU layers: 6 maps of 28x28 after the first convolution
+# and 16 maps of 10x10 after the second. Four inputs: the first pullover and the first
+# coat of the validation images, and two inputs unlike any training image: a photograph
+# that ships with matplotlib (Grace Hopper, converted to grey, cropped to a square and
+# shrunk to 28x28) and uniform random noise.
 
 # %%
-lenet_trained = grid[("sigmoid", "avg")][0].eval()
-_, test_iter = utils.load_fashion_mnist(256, device=device)
-labels = test_iter.labels
-picks = [int((labels == utils.TEXT_LABELS.index(name)).nonzero()[0])
-         for name in ("pullover", "coat")]
-X = test_iter.to_float(test_iter.images[picks])            # (2, 1, 28, 28)
-with torch.no_grad():
-    first = lenet_trained[:2](X)                           # conv 1 + sigmoid
-    second = lenet_trained[:5](X)                          # ... + pool + conv 2 + sigmoid
-print("input:", tuple(X.shape), " layer 1:", tuple(first.shape),
+from matplotlib import cbook
+
+with cbook.get_sample_data("grace_hopper.jpg") as f:
+    photo = torch.tensor(plt.imread(f, format="jpg"), dtype=torch.float32)  # (h, w, 3)
+photo = photo.mean(dim=-1) / 255                                            # grey, [0, 1]
+side = min(photo.shape)
+top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
+photo = photo[top:top + side, left:left + side]
+photo28 = F.interpolate(photo[None, None], size=(28, 28), mode="area")      # (1, 1, 28, 28)
+noise = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(SEED))
+input_names = ("pullover", "coat", "photo", "noise")
+picks = [int((val_iter.labels == utils.TEXT_LABELS.index(name)).nonzero()[0])
+         for name in input_names[:2]]
+X5 = torch.cat([val_iter.to_float(val_iter.images[picks]), photo28.to(device),
+                noise.to(device)])                                          # (4, 1, 28, 28)
+net5 = base.runs[0].net
+with utils.evaluation_mode(net5), torch.no_grad():
+    first = net5[:2](X5)               # conv 1 + ReLU
+    second = net5[:5](X5)              # ... + pool + conv 2 + ReLU
+    probs = F.softmax(net5(X5), dim=1)
+print("input:", tuple(X5.shape), " layer 1:", tuple(first.shape),
       " layer 2:", tuple(second.shape))
-assert first.shape == (2, 6, 28, 28) and second.shape == (2, 16, 10, 10)
+assert first.shape == (4, 6, 28, 28) and second.shape == (4, 16, 10, 10)
+assert (first >= 0).all() and (second >= 0).all()     # ReLU outputs
+assert 0 <= X5.min() and X5.max() <= 1                 # all inputs on the same scale
 
 # %% [markdown]
-# First the two inputs and their six first-layer maps. Each map is drawn on its own
-# scale, brighter meaning a larger activation:
+# First the inputs and their six first-layer maps. Each map is drawn on its own scale,
+# brighter meaning a larger activation:
 
 # %%
-row_images, row_titles = [], []
-for i, name in enumerate(("pullover", "coat")):
-    row_images += [X[i, 0]] + [first[i, c] for c in range(6)]
-    row_titles += [name] + [f"map {c + 1}" for c in range(6)]
-utils.show_images(row_images, 2, 7, titles=row_titles, scale=1.3)
+fig, axes = plt.subplots(4, 7, figsize=(9, 5.5))
+for i, name in enumerate(input_names):
+    axes[i, 0].imshow(X5[i, 0].cpu(), cmap="gray", vmin=0, vmax=1)
+    axes[i, 0].set_title(name, fontsize=10)
+    for c in range(6):
+        axes[i, c + 1].imshow(first[i, c].cpu(), cmap="gray")
+        axes[i, c + 1].set_title(f"map {c + 1}", fontsize=10)
+for ax in axes.flat:
+    ax.axis("off")
+fig.suptitle("First-layer activations (conv 1 + ReLU) of four inputs", fontsize=11)
+plt.show()
 
 # %% [markdown]
-# Each first-layer map is the input filtered by one 5x5 kernel and squashed by the
-# sigmoid, so it still looks like the garment: a slightly blurred silhouette, brighter
-# or darker than the background depending on the signs in the kernel, with edges in
-# some directions picked out. At this level the two garments are treated alike; the
-# maps of a pullover and of a coat differ where the images differ, and nowhere else.
+# Each first-layer map is the input filtered by one 5x5 kernel and passed through the
+# ReLU, which sets every negative value to zero (no activation is negative, as asserted
+# above). A filter only mixes pixels within 5 pixels of each other, so a map that is not
+# zero everywhere keeps the layout of its input: for the pullover and the coat the
+# silhouette of the garment, with some edges or flat areas picked out more than others;
+# for the photo, the large light and dark regions and the strongest edges of the
+# picture; for the noise, a pattern as structureless as the input, since neighbouring
+# noise pixels are unrelated. The first layer responds to the same local patterns
+# wherever and in whatever image they occur; it knows nothing yet of garments.
 #
-# And the sixteen second-layer maps of each (pullover in the top two rows, coat below):
+# The sixteen second-layer maps of each input, one row per input:
 
 # %%
-maps = [second[i, c] for i in range(2) for c in range(16)]
-titles = [f"{name[:4]} {c + 1}" for name in ("pullover", "coat") for c in range(16)]
-utils.show_images(maps, 4, 8, titles=titles, scale=1.1)
+fig, axes = plt.subplots(4, 16, figsize=(9, 3.2))
+for i, name in enumerate(input_names):
+    for c in range(16):
+        axes[i, c].imshow(second[i, c].cpu(), cmap="gray")
+        axes[i, c].set_xticks([])
+        axes[i, c].set_yticks([])
+    axes[i, 0].set_ylabel(name, fontsize=9)
+fig.suptitle("Second-layer activations (conv 2 + ReLU), 16 maps of 10x10", fontsize=11)
+plt.show()
 
 # %% [markdown]
-# The second-layer maps are coarser (10x10, after one pooling and a second convolution)
-# and each of their units combines all six first-layer maps over a 5x5 window of the
-# pooled maps, so it sees a much larger region of the input than a first-layer unit.
-# The two garments differ in details, such as where the coat's front edges light up;
-# whether such details separate the two classes in general is what the next cell asks.
-#
-# Pictures of two images are anecdotes. To ask whether the network's second-layer
-# features really see pullovers and coats as alike, average the second-layer activations
-# over *all* test images of each class, subtract the average over all classes (sigmoid
-# outputs share a large common part that would make every pair look alike), and compare
-# the class profiles by cosine similarity: 1 means the same pattern, 0 unrelated,
-# negative opposite.
+# The second-layer maps are coarser, and each of their units combines all six
+# first-layer maps over a 5x5 window of the pooled maps, so it sees a larger region of
+# the input. How large? The region of the input that can change one unit, found with a
+# gradient:
+
+# %%
+probe_net = make_lenet()               # sigmoid: no unit is cut off by a ReLU at zero
+x = torch.rand(1, 1, 28, 28, requires_grad=True)
+probe_net[:5](x)[0, 0, 5, 5].backward()
+rows, cols = x.grad[0, 0].abs().gt(0).nonzero().unbind(1)
+field = (int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1)
+print("input region seen by one second-layer unit:", field)
+assert field == (5 + 1 + (5 - 1) * 2,) * 2   # 5x5 kernel, 2x2 pool, then 5x5 at stride 2
+
+# %% [markdown]
+# Each unit sees a 14x14 patch, half the image's width, and responds to a combination
+# of the first layer's patterns in it, so its maps are much harder to read by eye than
+# the first layer's. The network has no way to say that the photo or
+# the noise is none of its classes: it still assigns each input a probability for each of
+# the ten, and its top class for each input is:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-with torch.no_grad():
-    feats = torch.cat([lenet_trained[:5](Xb).flatten(1) for Xb, _ in test_iter])
-means = torch.stack([feats[labels == c].mean(0) for c in range(10)])
-profiles = means - means.mean(0)                     # (10 classes, 1600 features)
-sim = F.cosine_similarity(profiles[:, None], profiles[None, :], dim=-1)
-for a, b in (("pullover", "coat"), ("pullover", "shirt"), ("pullover", "trouser"),
-             ("pullover", "sneaker")):
-    i, j = utils.TEXT_LABELS.index(a), utils.TEXT_LABELS.index(b)
-    print(f"{a:>8} vs {b:<8} {sim[i, j]:+.2f}")
+for name, p in zip(input_names, probs):
+    print(f"{name:<9} -> {utils.TEXT_LABELS[int(p.argmax())]:<11} (probability {p.max():.2f})")
 
 # %%
-P, C, T, S = (utils.TEXT_LABELS.index(n) for n in ("pullover", "coat", "trouser", "sneaker"))
-assert sim[P, C] > sim[P, T] and sim[P, C] > sim[P, S], sim
+torch.testing.assert_close(probs.sum(dim=1), torch.ones(4, device=probs.device))
 
 # %% [markdown]
-# The numbers agree with intuition: in the second layer the average pullover looks most
-# like the average coat and shirt, and unlike trousers and sneakers (negative
-# similarity). A network that must tell pullovers from coats therefore has to do it in
-# its later layers, from small differences such as a front opening or a collar.
+# Pictures of four images are anecdotes. A measurement of what the layers do for the
+# whole data set is a **linear probe**: freeze the trained network, take one layer's
+# activations as features, and train a logistic regression (a single linear layer and a
+# softmax) on the features of the training images; its accuracy on the validation
+# images says how much of the class a *linear* read-out can get from that layer. The
+# same probe on the raw pixels is the baseline. We probe the first layer (after its
+# pooling, 6x14x14 = 1,176 features) and the second (16x5x5 = 400 features) of each
+# seed's base network, for all ten classes and for the hard pair alone, pullover
+# against coat. The probes are fitted to convergence with L-BFGS on standardised
+# features, with the same small weight decay for every feature set, fixed, not tuned:
+
+# %%
+import statistics
+
+
+def features(f, loader):
+    """f applied to every image of loader, in the loader's stored order, flattened."""
+    with torch.no_grad():
+        X = loader.to_float(loader.images)
+        return torch.cat([f(x).flatten(1) for x in X.split(1000)])
+
+
+def probe_accuracy(f, classes=None, weight_decay=1e-3):
+    """Fit a logistic regression on f's features of the training images; return its
+    accuracy on the validation images (only `classes`, relabelled 0, 1, ..., if given)."""
+    F_train, F_val = features(f, train_iter), features(f, val_iter)
+    y_train, y_val = train_iter.labels, val_iter.labels
+    if classes is not None:
+        keep_train, keep_val = torch.isin(y_train, classes), torch.isin(y_val, classes)
+        F_train, F_val = F_train[keep_train], F_val[keep_val]
+        relabel = {c: i for i, c in enumerate(classes.tolist())}
+        y_train = torch.tensor([relabel[int(c)] for c in y_train[keep_train]], device=device)
+        y_val = torch.tensor([relabel[int(c)] for c in y_val[keep_val]], device=device)
+    mean, std = F_train.mean(0), F_train.std(0) + 1e-3
+    F_train, F_val = (F_train - mean) / std, (F_val - mean) / std
+    probe = nn.Linear(F_train.shape[1], int(y_train.max()) + 1).to(device)
+    nn.init.zeros_(probe.weight)
+    nn.init.zeros_(probe.bias)
+    opt = torch.optim.LBFGS(probe.parameters(), max_iter=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (F.cross_entropy(probe(F_train), y_train)
+                + weight_decay * probe.weight.pow(2).sum())
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return (probe(F_val).argmax(dim=1) == y_val).float().mean().item()
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+pair = torch.tensor([utils.TEXT_LABELS.index("pullover"), utils.TEXT_LABELS.index("coat")],
+                    device=device)
+probes = {task: {"pixels": [probe_accuracy(nn.Identity(), classes)]}
+          for task, classes in (("10 classes", None), ("pullover vs coat", pair))}
+for task, classes in (("10 classes", None), ("pullover vs coat", pair)):
+    probes[task]["layer 1"] = [probe_accuracy(run.net[:3], classes) for run in base]
+    probes[task]["layer 2"] = [probe_accuracy(run.net[:6], classes) for run in base]
+probes["10 classes"]["whole network"] = base.scores("val")
+print(f"{'probe on':<15}" + "".join(f"{task:>22}" for task in probes))
+for where in ("pixels", "layer 1", "layer 2", "whole network"):
+    cells = ""
+    for task in probes:
+        values = probes[task].get(where)
+        if values is None:
+            cells += f"{'':>22}"
+        elif len(values) == 1:
+            cells += f"{values[0]:>22.3f}"
+        else:
+            cells += f"{statistics.fmean(values):>14.3f} ± {statistics.stdev(values):.3f}"
+    print(f"{where:<15}" + cells)
+
+# %%
+probe_gain = {(task, layer): utils.gain(probes[task]["pixels"], probes[task][layer])
+              for task in probes for layer in ("layer 1", "layer 2")}
+assert all(0 <= v <= 1 for t in probes.values() for vs in t.values() for v in vs)
+assert probe_gain["10 classes", "layer 1"][0] > 0, probe_gain
+assert probe_gain["10 classes", "layer 2"][0] > 0, probe_gain
+
+
+def resolve(diff, se):
+    """Words for a difference of means and its standard error."""
+    return ("higher by more than twice its standard error" if diff > 2 * se
+            else "lower by more than twice its standard error" if diff < -2 * se
+            else "within twice its standard error of the pixels'")
+
+
+probe_words = {key: resolve(*value) for key, value in probe_gain.items()}
+l2_vs_l1 = utils.gain(probes["pullover vs coat"]["layer 1"],
+                      probes["pullover vs coat"]["layer 2"])
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for (task, layer), (diff, se) in probe_gain.items():
+    key = f"{'all' if task == '10 classes' else 'pair'}_{layer.replace(' ', '')}"
+    utils.glue(f"probe_{key}_gain", diff)
+    utils.glue(f"probe_{key}_se", se)
+    utils.glue(f"probe_{key}_words", probe_words[task, layer])
+    print(key, f"{diff:+.3f} ± {se:.3f}", probe_words[task, layer])
+utils.glue("probe_pair_l2_vs_l1", l2_vs_l1[0])
+utils.glue("probe_pair_l2_vs_l1_se", l2_vs_l1[1])
+utils.glue("probe_pair_l2_words", resolve(*l2_vs_l1).replace("the pixels'", "zero"))
+pair_diff, pair_se = probe_gain["pullover vs coat", "layer 2"]
+pair_conclusion = ("do show the second layer making pullovers and coats easier to tell apart "
+                   "linearly than the pixels" if pair_diff > 2 * pair_se else
+                   "give no evidence that the second layer tells pullovers from coats apart "
+                   "better than a linear read-out of the raw pixels")
+utils.glue("pair_conclusion", pair_conclusion)
+print(pair_conclusion)
+
+# %% [markdown]
+# The standard error of a pixel probe is zero in the table because it does not depend
+# on the seed; the differences below carry the spread of the layer probes. For all ten
+# classes, a linear probe on the first layer's features is
+# {glue:text}`probe_all_layer1_gain:.3f` ± {glue:text}`probe_all_layer1_se:.3f` more
+# accurate than on the pixels ({glue:text}`probe_all_layer1_words`), and on the second
+# layer's {glue:text}`probe_all_layer2_gain:.3f` ± {glue:text}`probe_all_layer2_se:.3f`
+# ({glue:text}`probe_all_layer2_words`); both are positive in the mean (asserted
+# above). The whole network's own validation accuracy is in the last row for reference:
+# the probes are fitted to convergence on frozen features, the network's own dense
+# layers only for this short budget.
 #
+# For the hard pair alone, the probe on the first layer differs from the pixel probe by
+# {glue:text}`probe_pair_layer1_gain:.3f` ± {glue:text}`probe_pair_layer1_se:.3f`
+# ({glue:text}`probe_pair_layer1_words`), the probe on the second layer by
+# {glue:text}`probe_pair_layer2_gain:.3f` ± {glue:text}`probe_pair_layer2_se:.3f`
+# ({glue:text}`probe_pair_layer2_words`), and the second from the first by
+# {glue:text}`probe_pair_l2_vs_l1:.3f` ± {glue:text}`probe_pair_l2_vs_l1_se:.3f`
+# ({glue:text}`probe_pair_l2_words`). So these probes {glue:text}`pair_conclusion`. A
+# probe finds only what a *linear* read-out can get, so it bounds what a layer holds from
+# below; and measured on the validation images of two classes only, the pair's
+# accuracies are less precise than the ten-class ones.
+
+# %% [markdown]
 # ## Exercise 6: the best accuracy under the budget
 #
 # > What is the best test accuracy you can reach under the quick profile's budget?
 #
-# The budget fixes the images and the epochs. What we tried, in the order of this page:
-# Adam instead of SGD (the classic recipe does not leave its plateau in time), ReLU and
-# max pooling (the largest gain), then window sizes, channel counts, an extra convolution
-# and the dense layers (Exercise 3: nothing beyond noise on its own), and learning rates.
-# One more training detail turned out to matter: the **batch size**. The budget counts
-# images, not update steps, and batches of 64 instead of 256 give four times as many
-# steps from the same images (each a little noisier, and each a little slower per image
-# on a CPU). With those extra steps, a wider network (16 and 32 channels) with 3x3
-# windows and a third convolution gained a little more. The final candidate, "wider,
-# deeper, batch 64" below, combines them:
+# The budget fixes the images, the epochs and the seeds. The search is this page: every
+# configuration trained above on Fashion-MNIST is a candidate (the optimizer, the
+# activation and pooling, the learning rates, the window sizes, the widths and the
+# depths). One more candidate combines every change of Exercise 3 whose mean validation
+# accuracy came out above the base's (where two window sizes did, the better one), at
+# the best rate of 3e; it is trained only if at least two changes qualify, since one
+# change alone is already a candidate:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-best = {"classic LeNet (SGD, lr 0.9)": (grid[("sigmoid", "avg")][0], classic_sgd),
-        "classic LeNet (Adam)": grid[("sigmoid", "avg")],
-        "ReLU + max pool": base,
-        "ReLU + max pool, batch 64": run(act="relu", pool="max", batch_size=64),
-        "wider, deeper, batch 64": run(act="relu", pool="max", kernel=3,
-                                       channels=(16, 32), extra_conv=True,
-                                       batch_size=64)}
-print_table(best)
-best_acc = {name: hist.last["test_acc"] for name, (_, hist) in best.items()}
-winner = max(best_acc, key=best_acc.get)
-print(f"\nbest: {winner!r} with test accuracy {best_acc[winner]:.3f}")
+ups = sorted((n for n in ex3 if versus(base, ex3[n])[0] > 0),
+             key=lambda n: versus(base, ex3[n])[0], reverse=True)
+combined, used = {}, []
+for name in ups:            # in order of gain, so the larger gain keeps its kernel size
+    knobs = {k: v for k, v in ex3[name].config["arch"].items() if k not in ("act", "pool")}
+    if not combined.keys() & knobs.keys():
+        combined.update(knobs)
+        used.append(name)
+print("changes above the base on validation:", ups or "none")
+if len(used) >= 2:
+    train_config("combined: " + " + ".join(used), best_lr, act="relu", pool="max",
+                 **combined)
+print(f"{len(trained)} candidate configurations, "
+      f"{sum(len(runs) for runs in trained.values())} runs")
 
 # %%
-final_acc = best_acc["wider, deeper, batch 64"]
-assert final_acc > best_acc["classic LeNet (Adam)"] + 0.1, best_acc
-assert final_acc > best_acc["ReLU + max pool"], best_acc
+assert all(versus(base, ex3[n])[0] > 0 for n in ups) and set(used) <= set(ups)
+assert len(trained) >= 1 + 2 * len(lrs) * 2 + len(ex3) + 1
 
 # %% [markdown]
-# In each of the three seeds we tried, the final candidate beat both the classic LeNet
-# and the modernised LeNet trained with batches of 256 on the same images, which is what
-# the cell above asserts. Against the modernised LeNet with batches of 64 its lead was
-# positive in every seed but within the noise of the test set, so we do not assert it. Two lessons carry over to every later chapter:
-# under a fixed budget, how the training uses it (optimizer, learning rate, number of
-# steps) matters at least as much as the architecture, and claims about one
-# configuration beating another need more than one run to be believed.
+# The candidates ranked by mean validation accuracy; the choice is made on validation
+# alone, and only then is the test set scored, once, for the chosen configuration, and
+# for the starting point, the classic LeNet (at the rate chosen for it in Exercise 1):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ranking = sorted(trained.values(), key=lambda runs: runs.mean("val"), reverse=True)
+width = max(len(runs.name) for runs in ranking)
+print(f"{'configuration':<{width}}  {'params':>8}  validation accuracy")
+for runs in ranking:
+    print(f"{runs.name:<{width}}  {params(runs):>8,}  {runs.summary('val')}")
+winner = trained[utils.choose(trained)]
+winner.score("test", test_iter)
+sig_avg.score("test", test_iter)
+final_gain, final_se = utils.gain(sig_avg.scores("test"), winner.scores("test"))
+runner_up = ranking[1]
+lead, lead_se, lead_words = versus(runner_up, winner)
+print(f"\nchosen on validation: {winner.name!r}")
+print(f"  validation {winner.summary('val')}")
+print(f"  test       {winner.summary('test')}")
+print(f"classic LeNet ({sig_avg.name}): test {sig_avg.summary('test')}")
+print(f"gain on the test set: {final_gain:+.3f} ± {final_se:.3f}")
+print(f"validation lead over {runner_up.name!r}: {lead:+.3f} ± {lead_se:.3f}, {lead_words}")
+
+# %%
+assert winner is ranking[0]
+assert min(winner.scores("test")) > max(sig_avg.scores("test")), (winner, sig_avg)
+assert final_gain > 2 * final_se, (final_gain, final_se)
+assert winner.mean("test") > 0.7, winner.scores("test")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.glue("n_candidates", len(trained))
+utils.glue("n_runs", sum(len(runs) for runs in trained.values()))
+utils.glue("winner_name", winner.name)
+utils.glue("winner_val", winner.mean("val"))
+utils.glue("winner_test", winner.mean("test"))
+utils.glue("winner_test_sd", winner.std("test"))
+utils.glue("classic_test", sig_avg.mean("test"))
+utils.glue("final_gain", final_gain)
+utils.glue("final_se", final_se)
+utils.glue("val_minus_test", winner.mean("val") - winner.mean("test"))
+utils.glue("runner_up", runner_up.name)
+utils.glue("lead", lead)
+utils.glue("lead_se", lead_se)
+utils.glue("lead_words", lead_words)
+
+# %% [markdown]
+# Of {glue:text}`n_candidates` configurations ({glue:text}`n_runs` runs), validation
+# chose **{glue:text}`winner_name`**. Its validation lead over the runner-up,
+# {glue:text}`runner_up`, is {glue:text}`lead:.3f` ± {glue:text}`lead_se:.3f`:
+# {glue:text}`lead_words`. Where the lead is unresolved, a rerun on another machine may
+# choose another of the leading configurations; either way, the test score of the chosen
+# one is the number to report. Its test accuracy, measured once, is
+# {glue:text}`winner_test:.3f` ± {glue:text}`winner_test_sd:.3f` (mean and standard
+# deviation over seeds): that is this page's answer to the question. It beats the
+# classic LeNet's {glue:text}`classic_test:.3f` by {glue:text}`final_gain:.3f` ±
+# {glue:text}`final_se:.3f` on the test set, with every seed of the winner above every
+# seed of the classic network (asserted above).
+#
+# Why not report the winner's validation accuracy, {glue:text}`winner_val:.3f`? It is
+# the largest of {glue:text}`n_candidates` noisy means, and picking the largest favours
+# configurations whose seeds happened to do well on those validation images, so it
+# tends to overstate; the test images played no part in the choice. Here validation
+# minus test came to {glue:text}`val_minus_test:.3f`, which also holds the difference
+# between the two sets of images. Had we picked by test accuracy, the reported number
+# would carry that optimism itself, and nothing would be left to measure it.
+#
+# The lesson carries over to every later chapter: a claim that one configuration beats
+# another needs several seeds, settings chosen on validation, and a difference read
+# against its standard error; the test set is for the one number reported at the end.
