@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 ifdef CNNBOOK_DATA
 export CNNBOOK_DATA := $(abspath $(CNNBOOK_DATA))
 endif
-NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb)
+NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb appendix/*.ipynb)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
 .PHONY: all venv book test test-portable test-fast execute timings serve clean lint sync
@@ -73,7 +73,7 @@ serve: book
 	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
 
 lint: venv
-	$(BIN)/ruff check utils tests tools bench chapters exercises
+	$(BIN)/ruff check utils tests tools bench chapters exercises appendix
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -11,6 +11,11 @@ Runs in ONE process, on the same data and device, one model at a time:
 (c) limit: the same model stepping over float batches made beforehand and kept
     in memory, with nothing else in the loop (no accounting, no evaluation);
     (c, channels_last) the same with the model in the channels-last layout.
+(d) d2l 1.0.3's own ``d2l.train_ch6`` on its own ``d2l.load_data_fashion_mnist``
+    (the data linked where d2l looks for it, ``../data`` of a scratch folder),
+    its animated plot included; when d2l is installed and the task trains on
+    the whole training set. Its time is the wall time of the call, evaluation
+    included, and it re-initializes the weights itself (Xavier, as (a)-(c)).
 
 LeNet (the classic one: sigmoid, average pooling, Xavier init, SGD, batch 256,
 lr 0.9) trains for whole epochs; ResNet-18 at the quick profile's input size
@@ -160,6 +165,57 @@ def run_reference(net: nn.Module, task: Task, device: torch.device, workers: int
         result.epoch_seconds.append(time.perf_counter() - t0)
         result.test_acc = right / seen
     return result
+
+
+# ---------------------------------------------------------------- (d) d2l
+
+
+def run_d2l(net: nn.Module, task: Task, device: torch.device, workdir: Path) -> Result:
+    """(d): d2l's train_ch6 with its own data loader, as a d2l reader runs it."""
+    import contextlib
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from d2l import torch as d2l
+
+    here = os.getcwd()
+    os.chdir(workdir)   # d2l reads ../data
+    try:
+        train_iter, test_iter = d2l.load_data_fashion_mnist(task.batch_size, task.resize)
+        t0, c0 = time.perf_counter(), cpu_time()
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # its plot warns for a 1-epoch x-axis
+            d2l.train_ch6(net, train_iter, test_iter, task.epochs, task.lr, device)
+        seconds, cpu = time.perf_counter() - t0, cpu_time() - c0
+    finally:
+        os.chdir(here)
+    result = Result("(d) d2l.train_ch6", note="wall time includes its evaluation and plot")
+    result.examples = task.epochs * len(train_iter.dataset)
+    result.train_seconds, result.train_cpu = seconds, cpu
+    result.epoch_seconds = [seconds / task.epochs] * task.epochs
+    result.test_acc = d2l.evaluate_accuracy_gpu(net, test_iter)
+    return result
+
+
+def d2l_workdir() -> Path | None:
+    """A scratch folder whose ../data/FashionMNIST/raw links to the book's data."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import d2l.torch  # noqa: F401
+    except ImportError:
+        return None
+    root, _ = resolve_data_root()
+    scratch = Path(tempfile.mkdtemp(prefix="cnnbook-d2l-"))
+    raw = scratch / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (root / "FashionMNIST" / "raw").iterdir():
+        (raw / f.name).symlink_to(f.resolve())
+    (scratch / "work").mkdir()
+    return scratch / "work"
 
 
 # ---------------------------------------------------------------- (b) utils
@@ -378,7 +434,7 @@ def load() -> str:
 
 
 def table(results: list[Result], ref: Result | None, ours: list[Result],
-          limits: list[Result]) -> str:
+          limits: list[Result], rival: Result | None = None) -> str:
     width = max(len(r.name) for r in results) + 2
     lines = [f"{'pipeline':<{width}}{'train ex/s':>11}{'ex/CPU-s':>10}{'epoch s':>9}"
              f"{'test acc':>9}"]
@@ -394,6 +450,10 @@ def table(results: list[Result], ref: Result | None, ours: list[Result],
                          f"included), {b.cpu_rate / ref.cpu_rate:.2f}x examples per "
                          f"CPU-second, test accuracy {100 * (b.test_acc - ref.test_acc):+.1f} "
                          "points")
+        if rival is not None:
+            lines.append(f"{b.name} vs {rival.name}: {rival.epoch_wall / b.epoch_wall:.2f}x "
+                         "faster epochs (evaluation included in both), test accuracy "
+                         f"{100 * (b.test_acc - rival.test_acc):+.1f} points")
         for c in limits:
             lines.append(f"{b.name} vs {c.name}: {b.rate / c.rate:.1%} of its throughput "
                          f"({b.cpu_rate / c.cpu_rate:.1%} per CPU-second)")
@@ -420,6 +480,13 @@ def bench(task: Task, device: torch.device, args: argparse.Namespace) -> None:
             ("x", lambda net: run_limit(net, task, device, channels_last=True,
                                         compiled=True)),
         ]
+    workdir = d2l_workdir() if "d" in args.only and task.train_size is None else None
+    if workdir is not None:
+        variants.append(("d", lambda net: run_d2l(net, task, device, workdir)))
+    elif "d" in args.only:
+        print("(d) skipped: " + ("d2l is not installed (make venv installs it)"
+                                 if task.train_size is None else
+                                 "d2l's loader has no subsets; it runs on whole epochs"))
     variants = [(k, fn) for k, fn in variants if k in args.only or k == "x"]
     print(f"\n== {task.name}: {task.epochs} epoch(s) of {task.train_size or 60_000:,} "
           f"examples, batch {task.batch_size}, lr {task.lr:g}, "
@@ -453,7 +520,8 @@ def bench(task: Task, device: torch.device, args: argparse.Namespace) -> None:
     ours = [res for k, res in zip(kinds, best, strict=True) if k == "b"]
     limits = [res for k, res in zip(kinds, best, strict=True) if k in "cx"]
     ref = best[kinds.index("a")] if "a" in kinds else None
-    print(table(best, ref, ours, limits), flush=True)
+    rival = best[kinds.index("d")] if "d" in kinds else None
+    print(table(best, ref, ours, limits, rival), flush=True)
     print(ratio_spread(rounds, kinds), flush=True)
     if args.beyond:
         rates = {(bs, cl): run_eval(copy.deepcopy(base), task, device, bs, cl)
@@ -473,7 +541,7 @@ def ratio_spread(rounds: list[list[Result]], kinds: list[str]) -> str:
     lines = [f"ratios per round (paired), over {len(rounds)} round(s):"]
     for i, kind in enumerate(kinds):
         for j, other in enumerate(kinds):
-            if kind != "b" or other not in "ac":
+            if kind != "b" or other not in "acd":
                 continue
             ratios = sorted(rnd[i].rate / rnd[j].rate for rnd in rounds)
             lines.append(f"  {rounds[0][i].name} / {rounds[0][j].name}: median "
@@ -539,7 +607,7 @@ def main() -> int:
     parser.add_argument("--beyond", action="store_true",
                         help="also try to beat (c): bf16 autocast, torch.compile, "
                              "evaluation batch sizes")
-    parser.add_argument("--only", default="abc",
+    parser.add_argument("--only", default="abcd",
                         help="pipelines to run, e.g. 'ab' for the accuracy comparison")
     parser.add_argument("--seeds", default=None,
                         help="e.g. 0,1,2: instead of timing, compare the test accuracy of "

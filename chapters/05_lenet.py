@@ -11,8 +11,7 @@
 #
 # **What you'll learn**
 #
-# - load Fashion-MNIST with `utils.load_fashion_mnist` and why the images live on the
-#   device as bytes;
+# - load Fashion-MNIST with `utils.load_fashion_mnist`;
 # - build LeNet-5 from `nn.Sequential`, trace a batch through every layer and count its
 #   parameters;
 # - train it with `utils.train`, read the live plot and the returned history, and stop a
@@ -27,6 +26,7 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +34,11 @@ from pathlib import Path
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
 here = Path.cwd().resolve()
 ROOT = next((p for p in (here, *here.parents) if (p / "utils" / "__init__.py").is_file()), None)
-if ROOT is None and "google.colab" in sys.modules:
-    ROOT = Path("/content/cnnbook")
+if ROOT is None and "google.colab" in sys.modules:  # Colab starts in /content
+    ROOT = here / "cnnbook"
     if not ROOT.exists():
-        subprocess.run(["git", "clone", "-q", "--depth=1", REPO_URL, str(ROOT)], check=True)
+        url = os.environ.get("CNNBOOK_REPO_URL", REPO_URL)  # a test clones a local copy
+        subprocess.run(["git", "clone", "-q", "--depth=1", url, str(ROOT)], check=True)
 if ROOT is None:
     raise RuntimeError("Cannot find utils/: open this notebook inside a clone of cnnbook.")
 if str(ROOT) not in sys.path:
@@ -92,23 +93,11 @@ assert X.device.type == device.type and 0 <= X.min() and X.max() <= 1
 
 # %% [markdown]
 # A batch is what the network wants: `float32` images of shape
-# `(batch, channels, height, width)` with values in $[0, 1]$, and integer labels. What
-# the loader *stores* is different. It reads the files once into a `uint8` tensor, one
-# byte per pixel, and moves that tensor to `device`:
-
-# %%
-stored = train_iter.images
-print("stored:", tuple(stored.shape), stored.dtype)
-print(f"{stored.nelement() * stored.element_size() / 1e6:.1f} MB as uint8, "
-      f"{stored.nelement() * 4 / 1e6:.1f} MB if it were float32")
-
-# %% [markdown]
-# Each batch is then an index into that tensor, converted to floats on the device. Why
-# bother? On a GPU the training set crosses from main memory to the GPU once, not once
-# per epoch, at a quarter of the size of floats; and there are no worker processes and
-# no per-image Python transforms to wait for, since making a batch takes a few tensor
-# operations. The training iterable reshuffles on every pass, from a seeded generator, so
-# two runs with the same seed see the same batches.
+# `(batch, channels, height, width)` with values in $[0, 1]$, and integer labels. The
+# training iterable reshuffles on every pass, from a seeded generator, so two runs with
+# the same seed see the same batches. (How the loader makes batches this cheaply, with
+# the images kept on the device as bytes, is the subject of the appendix
+# [How `utils` trains fast](../appendix/utils_fast.ipynb).)
 #
 # Here is the first test image of each class in our copy of the data, with its class
 # name from `utils.get_fashion_mnist_labels`:
@@ -472,49 +461,9 @@ utils.report_result("LeNet-5 (sigmoid, avg pool)", history, profile.name);
 # to continue (plain SGD keeps no state; for Adam, pass the optimizer object through
 # `optimizer=` so that its running averages carry over).
 #
-# We cannot press a button in a test, but we can make the data do it: the wrapper below
-# hands out a given number of batches and then raises `KeyboardInterrupt`, exactly where
-# a keyboard interrupt would arrive.
-
-# %%
-class StopAfter:
-    """Yield batches from `data_iter`; after `num_batches`, act like a press of stop."""
-
-    def __init__(self, data_iter, num_batches):
-        self.data_iter, self.num_batches, self.seen = data_iter, num_batches, 0
-
-    def __iter__(self):
-        for X, y in self.data_iter:
-            if self.seen == self.num_batches:
-                raise KeyboardInterrupt
-            self.seen += 1
-            yield X, y
-
-
-small_train, small_test = utils.load_fashion_mnist(256, device=device, train_size=2048,
-                                                   test_size=512)
-print("batches per epoch:", len(small_train))
-
-# %% [markdown]
-# Ask for three epochs and stop after one and a half:
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-utils.seed_everything(0)
-demo_net = utils.lenet()
-demo_net.apply(utils.init_xavier)
-before = [p.detach().clone() for p in demo_net.parameters()]
-demo = utils.train(demo_net, StopAfter(small_train, 12), small_test, num_epochs=3,
-                   lr=0.9, device=device, plot=False)
-
-# %%
-changed = not all(torch.equal(a, b.cpu()) for a, b in
-                  zip(before, (p.detach().cpu() for p in demo_net.parameters())))
-print("interrupted:", demo.interrupted, "| finished epochs:", len(demo),
-      "| weights kept the 12 updates:", changed)
-assert demo.interrupted and len(demo) == 1 and changed
-
-# %% [markdown]
+# The appendix [How `utils` trains fast](../appendix/utils_fast.ipynb) presses that
+# button from a cell and checks each of these promises.
+#
 # ## A modernised LeNet: ReLU and max pooling
 #
 # Two changes that came after LeNet make it train much faster:
@@ -856,8 +805,8 @@ assert maps.shape == (2, 6, 28, 28) and (maps >= 0).all()
 # %% [markdown]
 # ## Summary
 #
-# - `utils.load_fashion_mnist` keeps the images as bytes on the training device and
-#   builds each float batch there; `utils.show_images` draws them with class names.
+# - `utils.load_fashion_mnist` gives seeded, reshuffled float batches on the training
+#   device; `utils.show_images` draws them with class names.
 # - LeNet-5 is two blocks of convolution, sigmoid and average pooling followed by three
 #   dense layers; `utils.layer_summary` traced a batch from `(1, 1, 28, 28)` down to 10
 #   logits.

@@ -27,6 +27,7 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +35,11 @@ from pathlib import Path
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
 here = Path.cwd().resolve()
 ROOT = next((p for p in (here, *here.parents) if (p / "utils" / "__init__.py").is_file()), None)
-if ROOT is None and "google.colab" in sys.modules:
-    ROOT = Path("/content/cnnbook")
+if ROOT is None and "google.colab" in sys.modules:  # Colab starts in /content
+    ROOT = here / "cnnbook"
     if not ROOT.exists():
-        subprocess.run(["git", "clone", "-q", "--depth=1", REPO_URL, str(ROOT)], check=True)
+        url = os.environ.get("CNNBOOK_REPO_URL", REPO_URL)  # a test clones a local copy
+        subprocess.run(["git", "clone", "-q", "--depth=1", url, str(ROOT)], check=True)
 if ROOT is None:
     raise RuntimeError("Cannot find utils/: open this notebook inside a clone of cnnbook.")
 if str(ROOT) not in sys.path:
@@ -45,6 +47,7 @@ if str(ROOT) not in sys.path:
 
 # %%
 import copy
+import itertools
 
 import matplotlib.pyplot as plt
 import torch
@@ -709,6 +712,19 @@ def recompute_statistics(net, data_iter, num_batches=20):
         m.momentum = 0.1
     return net.eval()
 
+
+# %% [markdown]
+# The book keeps this function as `utils.recompute_bn_statistics` for the exercises and
+# later chapters (it also restores each layer's own momentum and refuses a model without
+# batch normalization). On the same batches the two agree exactly:
+
+# %%
+same_batches = list(itertools.islice(val_iter, 5))
+ours = recompute_statistics(bn_best.runs[0].net, same_batches, num_batches=5)
+theirs = utils.recompute_bn_statistics(bn_best.runs[0].net, same_batches, num_batches=5)
+assert all(torch.equal(a, b) for a, b in
+           zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True))
+print("the same statistics and weights in all", len(ours.state_dict()), "entries")
 
 # %% [markdown]
 # Which of the two to report is itself a choice, so it is made on validation: for every

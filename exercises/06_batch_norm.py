@@ -13,6 +13,7 @@
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,11 @@ from pathlib import Path
 REPO_URL = "https://github.com/cnnbook/cnnbook"  # same as repository.url in _config.yml
 here = Path.cwd().resolve()
 ROOT = next((p for p in (here, *here.parents) if (p / "utils" / "__init__.py").is_file()), None)
-if ROOT is None and "google.colab" in sys.modules:
-    ROOT = Path("/content/cnnbook")
+if ROOT is None and "google.colab" in sys.modules:  # Colab starts in /content
+    ROOT = here / "cnnbook"
     if not ROOT.exists():
-        subprocess.run(["git", "clone", "-q", "--depth=1", REPO_URL, str(ROOT)], check=True)
+        url = os.environ.get("CNNBOOK_REPO_URL", REPO_URL)  # a test clones a local copy
+        subprocess.run(["git", "clone", "-q", "--depth=1", url, str(ROOT)], check=True)
 if ROOT is None:
     raise RuntimeError("Cannot find utils/: open this notebook inside a clone of cnnbook.")
 if str(ROOT) not in sys.path:
@@ -382,32 +384,16 @@ for name, runs in placed.items():
 # below full BN's. Accuracy is measured in evaluation mode, with the running
 # statistics; the chapter's section "Running statistics or recomputed ones?" showed how
 # to test whether they lag behind the final weights: recompute them with the final
-# weights, as plain averages over 20 training batches, and score again.
-
-# %%
-def recompute_statistics(net, num_batches=20):
-    """A copy of net whose BN running statistics are plain averages over
-    num_batches training batches, computed with the final weights."""
-    net = copy.deepcopy(net).train()
-    norms = [m for m in net.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
-    with torch.no_grad():
-        for k, (X, _) in enumerate(train_iter, start=1):
-            for m in norms:
-                m.momentum = 1 / k           # the k-th batch gets weight 1/k
-            net(X.to(device))
-            if k == num_batches:
-                break
-    for m in norms:
-        m.momentum = 0.1
-    return net.eval()
-
+# weights, as plain averages over 20 training batches (`utils.recompute_bn_statistics`,
+# the chapter's function), and score again.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 recomputed = {}
 for name in ("before sigmoid, all layers", "linear layers only"):
-    recomputed[name] = [utils.evaluate_accuracy(recompute_statistics(r.net), val_iter)
-                        for r in placed[name]]
+    recomputed[name] = [
+        utils.evaluate_accuracy(utils.recompute_bn_statistics(r.net, train_iter), val_iter)
+        for r in placed[name]]
     print(f"{name:<27} val, running statistics",
           [round(v, 3) for v in placed[name].scores("val")],
           " recomputed", [round(v, 3) for v in recomputed[name]])

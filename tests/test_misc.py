@@ -222,3 +222,33 @@ def test_best_time_calls_once_more_than_it_times():
     assert len(calls) == 4 and 0 <= seconds < 1
     with pytest.raises(ValueError, match="repeats must be positive"):
         utils.best_time(lambda: None, repeats=0)
+
+
+def test_recompute_bn_statistics_averages_the_batch_statistics():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3, momentum=0.3),
+                              torch.nn.Flatten(), torch.nn.LazyLinear(2),
+                              torch.nn.BatchNorm1d(2))
+    net(torch.randn(4, 1, 6, 6))
+    net.eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    batches = [(torch.randn(5, 1, 6, 6) * (k + 1) + k, torch.zeros(5)) for k in range(4)]
+    fixed = utils.recompute_bn_statistics(net, batches, num_batches=3)
+    conv_out = [net[0](X) for X, _ in batches[:3]]
+    with torch.no_grad():
+        means = torch.stack([z.mean(dim=(0, 2, 3)) for z in conv_out]).mean(0)
+        variances = torch.stack([z.var(dim=(0, 2, 3)) for z in conv_out]).mean(0)
+    torch.testing.assert_close(fixed[1].running_mean, means)
+    torch.testing.assert_close(fixed[1].running_var, variances)
+    assert not fixed.training and fixed[1].momentum == 0.3 and fixed[4].momentum == 0.1
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # untouched
+    assert not torch.equal(fixed[1].running_mean, net[1].running_mean)
+    # A shorter iterable is used whole; fewer batches than asked is not an error.
+    torch.testing.assert_close(utils.recompute_bn_statistics(net, batches[:1])[1].running_mean,
+                               conv_out[0].mean(dim=(0, 2, 3)).detach())
+    with pytest.raises(ValueError, match="no batch-normalization layer"):
+        utils.recompute_bn_statistics(utils.lenet(), batches)
+    with pytest.raises(ValueError, match="yielded no batches"):
+        utils.recompute_bn_statistics(net, [])
+    with pytest.raises(ValueError, match="num_batches must be positive"):
+        utils.recompute_bn_statistics(net, batches, num_batches=0)

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p for d in ("chapters", "exercises") for p in (REPO / d).glob("*.ipynb"))
+DIRS = ("chapters", "exercises", "appendix")
+NOTEBOOKS = sorted(p for d in DIRS for p in (REPO / d).glob("*.ipynb"))
 SETUP = (REPO / "tools" / "setup_cell.py").read_text().strip()
 MARKERS = {"# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_CHECK_OUTPUT",
            "# NBVAL_RAISES_EXCEPTION"}
@@ -35,7 +36,7 @@ def ids(paths):
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "no notebooks under chapters/ or exercises/"
+    assert NOTEBOOKS, "no notebooks under chapters/, exercises/ or appendix/"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
@@ -106,7 +107,7 @@ def test_every_chapter_has_exercises_and_is_in_the_toc():
 
 
 def test_every_notebook_has_a_paired_script_and_no_script_is_orphaned():
-    scripts = sorted(p for d in ("chapters", "exercises") for p in (REPO / d).glob("*.py"))
+    scripts = sorted(p for d in DIRS for p in (REPO / d).glob("*.py"))
     assert [p.with_suffix(".ipynb") for p in scripts] == NOTEBOOKS, \
         "each notebook needs its .py beside it (make sync), and each .py its notebook"
 

@@ -113,3 +113,52 @@ def test_a_failing_compile_falls_back_to_eager(monkeypatch, capsys):
     assert "torch.compile failed (RuntimeError: backend compiler failed" in \
         capsys.readouterr().out
     assert history.last["train_loss"] < history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("gpu, capability, dtype, scaled", [
+    ("T4 (Colab)", (7, 5), torch.float16, True),
+    ("A100", (8, 0), torch.bfloat16, False)])
+def test_what_train_does_on_a_cuda_gpu(monkeypatch, gpu, capability, dtype, scaled):
+    """utils.train takes its decisions from speed.plan: ask it about GPUs we lack."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # as on a T4
+    decided = speed.plan(utils.lenet(), torch.device("cuda:0"))
+    assert decided.autocast_dtype == dtype and decided.grad_scaling == scaled, gpu
+    assert decided.channels_last and decided.non_blocking and not decided.compile
+    assert speed.plan(utils.resnet18(), CUDA).channels_last   # 512 channels: still on CUDA
+    assert speed.plan(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), CUDA).channels_last \
+        is False                                              # no convolution, no layout
+    off = speed.plan(utils.lenet(), CUDA, utils.Speed(amp=False, channels_last=False))
+    assert off.autocast_dtype is None and not off.grad_scaling and not off.channels_last
+    expected = "float16 autocast with gradient scaling" if scaled else "bfloat16 autocast"
+    assert decided.describe() == f"cuda: {expected}, channels-last"
+
+
+def test_what_train_does_on_a_mac_and_on_the_cpu():
+    mac = speed.plan(utils.lenet(), torch.device("mps"))
+    assert mac.autocast_dtype is None and not mac.grad_scaling
+    assert not mac.channels_last and not mac.non_blocking
+    assert mac.describe() == "mps: float32, contiguous layout"
+    with pytest.raises(ValueError, match="not on 'mps'"):
+        speed.plan(utils.lenet(), torch.device("mps"), utils.Speed(amp=True))
+    cpu = speed.plan(utils.lenet(), CPU)
+    assert cpu.autocast_dtype is None and cpu.channels_last and not cpu.non_blocking
+    assert not speed.plan(utils.resnet18(), CPU).channels_last   # wider than the CPU limit
+    assert speed.plan(utils.lenet(), CPU, utils.Speed(amp=True)).autocast_dtype == torch.bfloat16
+
+
+def test_train_follows_the_plan(monkeypatch):
+    """The loop takes its precision from speed.plan, not from decisions of its own."""
+    import dataclasses
+
+    import utils.training as training
+
+    def bfloat16_plan(net, device, chosen=None):
+        return dataclasses.replace(speed.plan(net, device, chosen), autocast_dtype=torch.bfloat16)
+
+    monkeypatch.setattr(training, "plan", bfloat16_plan)
+    net, dtypes = small_net(), set()
+    net[-1].register_forward_hook(lambda module, args, out: dtypes.add(out.dtype))
+    train_iter, test_iter = make_loaders(n=64)
+    utils.train(net, train_iter, None, 1, 0.1, plot=False, verbose=False)  # amp off by default
+    assert dtypes == {torch.bfloat16}

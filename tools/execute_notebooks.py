@@ -2,7 +2,7 @@
 
     python tools/execute_notebooks.py [--timings-only] [NOTEBOOK ...]
 
-With no notebooks, runs every notebook under chapters/ and exercises/. Each
+With no notebooks, runs every notebook under chapters/, exercises/ and appendix/. Each
 notebook runs with its own folder as the working directory, like Jupyter.
 Prints one line per notebook with its wall time and a total, so that
 regressions in run time are visible.
@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def all_notebooks() -> list[Path]:
-    return sorted(p for d in ("chapters", "exercises") for p in (ROOT / d).glob("*.ipynb"))
+    dirs = ("chapters", "exercises", "appendix")
+    return sorted(p for d in dirs for p in (ROOT / d).glob("*.ipynb"))
 
 
 def execute(path: Path, write: bool, timeout: int) -> float:

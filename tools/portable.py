@@ -18,7 +18,7 @@ differ from this machine's default in both respects:
 
 Before running the notebooks it checks, in a fresh interpreter, that the
 settings took effect, and prints them. ``--set`` replaces or adds one setting.
-With no notebooks it runs every notebook under chapters/ and exercises/.
+With no notebooks it runs every notebook under chapters/, exercises/ and appendix/.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> int:
           f"{workers} notebooks at a time, with "
           + " ".join(f"{k}={v}" for k, v in sorted(settings.items())), flush=True)
     notebooks = args.notebooks or sorted(
-        str(p.relative_to(ROOT)) for d in ("chapters", "exercises")
+        str(p.relative_to(ROOT)) for d in ("chapters", "exercises", "appendix")
         for p in (ROOT / d).glob("*.ipynb"))
     command = [sys.executable, "-m", "pytest", *notebooks, *NBVAL]
     if workers > 1:

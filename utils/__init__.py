@@ -45,6 +45,7 @@ from .models import (
     lenet,
     lenet_modern,
     num_params,
+    recompute_bn_statistics,
     resnet18,
     resnet_stage,
 )
@@ -70,8 +71,9 @@ __all__ = [
     "get_fashion_mnist_labels", "get_profile", "in_notebook", "init_xavier", "is_lazy",
     "layer_summary",
     "lenet", "lenet_modern", "load_checkpoint", "load_fashion_mnist", "model_device",
-    "num_params", "plot_history", "pool2d", "read_fashion_mnist", "read_idx", "report_result",
-    "resnet18", "resnet_stage", "save_checkpoint", "seed_everything", "show_images",
+    "num_params", "plot_history", "pool2d", "read_fashion_mnist", "read_idx",
+    "recompute_bn_statistics", "report_result", "resnet18", "resnet_stage", "save_checkpoint",
+    "seed_everything", "show_images",
     "train", "try_all_gpus", "try_gpu",
     "Run", "Runs", "choose", "compare", "gain", "glue", "plot_runs", "runs_table", "train_seeds",
 ]

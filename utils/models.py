@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def lenet(num_classes: int = 10) -> nn.Sequential:
@@ -134,6 +136,55 @@ def evaluation_mode(net: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module, mode in modes:
             module.training = mode
+
+
+def recompute_bn_statistics(net: nn.Module, data_iter: Iterable[Any], num_batches: int = 20,
+                            types: tuple[type[nn.Module], ...] = (_BatchNorm,)) -> nn.Module:
+    """A copy of ``net`` in evaluation mode whose batch-norm statistics are
+    recomputed with its final weights: plain averages over ``num_batches`` batches.
+
+    During training the running statistics are an exponential average over
+    batches seen while the weights were still moving; recomputing them with the
+    final weights often scores better (chapter 6 measures it). The k-th batch
+    enters with momentum ``1/k``, which makes the result the plain mean of the
+    batch statistics. ``net`` itself is not changed.
+
+    Args:
+        net: a model containing batch-norm layers.
+        data_iter: ``(X, y)`` batches, usually the training set.
+        num_batches: how many batches to average over (fewer if ``data_iter``
+            has fewer).
+        types: the layer classes to recompute: PyTorch's batch norms by default;
+            add your own class if it has ``momentum`` and updates its running
+            statistics in training mode as PyTorch's does.
+
+    Raises:
+        ValueError: ``net`` has no layer of ``types``, ``num_batches`` is not
+            positive, or ``data_iter`` yields no batch.
+    """
+    if num_batches <= 0:
+        raise ValueError(f"num_batches must be positive, got {num_batches}")
+    copied = copy.deepcopy(net).train()
+    norms = [m for m in copied.modules() if isinstance(m, types)]
+    if not norms:
+        names = ", ".join(t.__name__ for t in types)
+        raise ValueError(f"the model has no batch-normalization layer ({names}); for a layer "
+                         "class of your own pass it in types=")
+    originals = [m.momentum for m in norms]
+    device = next(copied.parameters()).device
+    seen = 0
+    with torch.no_grad():
+        for seen, (X, _) in enumerate(data_iter, start=1):
+            for m in norms:
+                m.momentum = 1 / seen  # type: ignore[assignment]
+            copied(X.to(device))
+            if seen == num_batches:
+                break
+    if seen == 0:
+        raise ValueError("data_iter yielded no batches")
+    for m, original in zip(norms, originals, strict=True):
+        m.momentum = original
+    return copied.eval()
 
 
 def layer_summary(net: nn.Module, X: torch.Tensor) -> str:

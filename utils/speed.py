@@ -73,8 +73,11 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
 
 def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler | None:
     """A gradient scaler where float16 gradients could underflow (float16 on CUDA)."""
-    return torch.amp.GradScaler("cuda") if dtype == torch.float16 and \
-        device.type == "cuda" else None
+    return torch.amp.GradScaler("cuda") if _needs_scaling(device, dtype) else None
+
+
+def _needs_scaling(device: torch.device, dtype: torch.dtype | None) -> bool:
+    return dtype == torch.float16 and device.type == "cuda"
 
 
 def conv_widths(net: nn.Module) -> list[int]:
@@ -93,6 +96,55 @@ def use_channels_last(net: nn.Module, device: torch.device, requested: bool | No
     if device.type == "cuda":
         return True
     return device.type == "cpu" and max(widths) <= CPU_CHANNELS_LAST_MAX_WIDTH
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`utils.train` will do for one model on one device (see :func:`plan`).
+
+    Attributes:
+        device: where it trains.
+        autocast_dtype: the dtype autocast computes in, or ``None`` for float32.
+        grad_scaling: whether a ``GradScaler`` scales the loss (float16 on CUDA).
+        channels_last: whether the model runs in the channels-last layout.
+        compile: whether the model is wrapped in ``torch.compile``.
+        non_blocking: whether batches are copied to the device asynchronously
+            (CUDA; it matters only for batches that come from pinned CPU memory).
+    """
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    grad_scaling: bool
+    channels_last: bool
+    compile: bool
+    non_blocking: bool
+
+    def describe(self) -> str:
+        """One line, e.g. ``cuda: float16 autocast with gradient scaling, channels-last``."""
+        parts = [("float32" if self.autocast_dtype is None else
+                  f"{str(self.autocast_dtype).removeprefix('torch.')} autocast")
+                 + (" with gradient scaling" if self.grad_scaling else ""),
+                 "channels-last" if self.channels_last else "contiguous layout"]
+        if self.compile:
+            parts.append("torch.compile")
+        return f"{self.device.type}: " + ", ".join(parts)
+
+
+def plan(net: nn.Module, device: torch.device, speed: Speed | None = None) -> Plan:
+    """Decide layout, precision and compilation for training ``net`` on ``device``.
+
+    The one place :func:`utils.train` takes these decisions from, so that a test
+    can ask what it would do on a GPU that the machine does not have.
+
+    Raises:
+        ValueError: ``Speed(amp=True)`` on a device without mixed precision (MPS).
+    """
+    speed = speed or Speed()
+    dtype = autocast_dtype(device, speed.amp)
+    return Plan(device=device, autocast_dtype=dtype,
+                grad_scaling=_needs_scaling(device, dtype),
+                channels_last=use_channels_last(net, device, speed.channels_last),
+                compile=speed.compile, non_blocking=device.type == "cuda")
 
 
 class Layout:

@@ -24,7 +24,7 @@ from .device import is_lazy, model_device
 from .history import History
 from .models import evaluation_mode
 from .plotting import LivePlot, in_notebook
-from .speed import Forward, Layout, Speed, autocast, autocast_dtype, grad_scaler, use_channels_last
+from .speed import Forward, Layout, Speed, autocast, grad_scaler, plan
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 CHECKS_PER_EPOCH = 4  # reads of the running loss per epoch: NaN check, plot, progress
@@ -54,10 +54,9 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
         ValueError: ``data_iter`` yields no examples.
     """
     device = torch.device(device) if device is not None else model_device(net)
-    speed = speed or Speed(amp=False)
-    dtype = autocast_dtype(device, speed.amp)
-    with Layout(net, use_channels_last(net, device, speed.channels_last)) as layout:
-        return _evaluate(net, layout, data_iter, device, dtype)
+    decided = plan(net, device, speed or Speed(amp=False))
+    with Layout(net, decided.channels_last) as layout:
+        return _evaluate(net, layout, data_iter, device, decided.autocast_dtype)
 
 
 def _evaluate(net: nn.Module, layout: Layout, data_iter: Iterable[Batch],
@@ -67,7 +66,8 @@ def _evaluate(net: nn.Module, layout: Layout, data_iter: Iterable[Batch],
     total = 0
     with evaluation_mode(net), torch.inference_mode(), autocast(device, dtype):
         for X, y in data_iter:
-            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            non_blocking = device.type == "cuda"
+            X, y = X.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
             correct += (model(X).argmax(dim=1) == y).sum()
             total += y.numel()
     if total == 0:
@@ -151,8 +151,8 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
     _check_optimizer(optimizer, lr)
     device = torch.device(device) if device is not None else model_device(net)
-    speed = speed or Speed()
-    dtype = autocast_dtype(device, speed.amp)
+    decided = plan(net, device, speed)
+    dtype = decided.autocast_dtype
     net.to(device)
     lazy = any(is_lazy(p) for p in net.parameters())
     opt = None if lazy else _make_optimizer(net, optimizer, lr)
@@ -163,8 +163,8 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
     marks = {max(1, round(k * num_batches / CHECKS_PER_EPOCH))
              for k in range(1, CHECKS_PER_EPOCH + 1)} if num_batches else set()
     history, start, epoch, batch = History(), time.perf_counter(), 0, 0
-    with Layout(net, use_channels_last(net, device, speed.channels_last)) as layout:
-        model = Forward(net, layout, speed.compile)
+    with Layout(net, decided.channels_last) as layout:
+        model = Forward(net, layout, decided.compile)
         try:
             for epoch in range(1, num_epochs + 1):
                 t0 = time.perf_counter()
@@ -175,7 +175,8 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
                 first_bad = torch.full((), -1, dtype=torch.int64, device=device)
                 seen, shown = 0, (0.0, 0, 0)  # sums at the last point of the live plot
                 for batch, (X, y) in enumerate(train_iter, start=1):
-                    X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                    X = X.to(device, non_blocking=decided.non_blocking)
+                    y = y.to(device, non_blocking=decided.non_blocking)
                     with autocast(device, dtype):
                         y_hat = model(X)
                         loss = F.cross_entropy(y_hat, y)
