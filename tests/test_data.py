@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import shutil
 import urllib.error
 import urllib.request
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 import utils
-from utils.data import _CACHE
+from utils.data import _CACHE, _DIGESTS
 
 
 def copy_raw(src: Path, dst: Path) -> Path:
@@ -156,3 +158,94 @@ def test_device_loader_validation():
     loader = utils.DeviceLoader(images, torch.zeros(10, dtype=torch.int64), 4, drop_last=True)
     assert len(loader) == 2 and sum(len(y) for _, y in loader) == 8
     assert "10 examples" in repr(loader)
+
+
+def copy_test_split_with_sums(data_root: Path, dst: Path) -> Path:
+    """The test split's two unpacked files and the copy's SHA256SUMS (it lists all files)."""
+    src = data_root / "FashionMNIST"
+    if not (src / "SHA256SUMS").is_file():
+        pytest.skip(f"{src} ships no SHA256SUMS")
+    raw = dst / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(src / "SHA256SUMS", raw.parent)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(src / "raw" / name, raw / name)
+    return raw
+
+
+def test_intact_copy_with_sums_is_verified(data_root, tmp_path):
+    raw = copy_test_split_with_sums(data_root, tmp_path)
+    images, labels = utils.read_fashion_mnist("test", root=tmp_path)
+    assert images.shape == (10_000, 28, 28) and labels.shape == (10_000,)
+    hashed = {Path(key[0]).name for key in _DIGESTS}
+    assert {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"} <= hashed
+    assert utils.data.verify_file(raw / "t10k-labels-idx1-ubyte")  # listed, so checked
+
+
+def test_corrupt_byte_names_the_file_and_both_digests(data_root, tmp_path):
+    raw = copy_test_split_with_sums(data_root, tmp_path)
+    path = raw / "t10k-images-idx3-ubyte"
+    expected = utils.data.read_sums(raw.parent / "SHA256SUMS")["raw/t10k-images-idx3-ubyte"]
+    data = bytearray(path.read_bytes())
+    data[16 + 28 * 14 + 14] ^= 0xFF  # one pixel: header and length stay valid
+    path.write_bytes(bytes(data))
+    actual = hashlib.sha256(data).hexdigest()
+    with pytest.raises(utils.DataError) as info:
+        utils.read_fashion_mnist("test", root=tmp_path)
+    msg = str(info.value)
+    assert str(path) in msg and expected in msg and actual in msg
+    assert "SHA256SUMS" in msg
+
+
+def test_each_file_is_hashed_once_per_process(tmp_path, monkeypatch):
+    path = tmp_path / "raw" / "file"
+    path.parent.mkdir()
+    path.write_bytes(b"cnnbook")
+    (tmp_path / "SHA256SUMS").write_text(
+        f"{hashlib.sha256(b'cnnbook').hexdigest()}  raw/file\n")
+    calls = []
+    real = hashlib.sha256
+    monkeypatch.setattr(utils.data.hashlib, "sha256",
+                        lambda *a: calls.append(1) or real(*a))
+    for _ in range(5):
+        assert utils.data.verify_file(path)
+    assert len(calls) == 1
+    path.write_bytes(b"changed")  # a changed file (size, mtime) is hashed again
+    with pytest.raises(utils.DataError, match="expected"):
+        utils.data.verify_file(path)
+    assert len(calls) == 2
+
+
+def test_files_the_sums_do_not_list_are_not_checked(tmp_path):
+    path = tmp_path / "raw" / "file"
+    path.parent.mkdir()
+    path.write_bytes(b"x")
+    assert not utils.data.verify_file(path)  # no sums file at all
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64} *raw/other\n")
+    assert not utils.data.verify_file(path)  # a sums file that does not list it
+    (path.parent / "SHA256SUMS").write_text("not a checksum line\n")
+    with pytest.raises(utils.DataError, match="line 1, is not"):
+        utils.data.verify_file(path)
+
+
+class FakeResponse(io.BytesIO):
+    """What urlopen returns, serving the same wrong bytes for every URL."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(b"not the Fashion-MNIST archive")
+        self.url, self.length = url, len(self.getvalue())
+
+
+def test_corrupt_download_names_the_file_and_both_md5s(tmp_path, monkeypatch):
+    """torchvision rejects the download by its md5; the message is the book's."""
+    monkeypatch.delenv("CNNBOOK_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda request, *a, **k: FakeResponse(request.full_url))
+    with pytest.raises(utils.DataError) as info:
+        utils.read_fashion_mnist("test")
+    msg = str(info.value)
+    served = hashlib.md5(b"not the Fashion-MNIST archive").hexdigest()
+    assert "train-images-idx3-ubyte.gz has md5 " + served in msg  # the first file fetched
+    assert "expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d (the official checksum)" in msg
+    assert "downloading Fashion-MNIST" in msg and "run again" in msg

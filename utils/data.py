@@ -9,6 +9,7 @@ transform, no worker processes.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +28,10 @@ _FILES = {
 }
 _IDX_MAGIC = {3: 2051, 1: 2049}  # images (3 dims), labels (1 dim)
 _CACHE: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+# SHA-256 of each file hashed in this process, keyed on (resolved path, size,
+# mtime): a file is hashed once, and again only if it changes.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+SUMS_FILE = "SHA256SUMS"  # `sha256sum` output that a local copy may ship
 
 
 class DataError(FileNotFoundError):
@@ -108,6 +113,89 @@ def _find(raw_dir: Path, name: str) -> Path | None:
     return None
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file, in hex, computed once per file and process.
+
+    The result is cached on the resolved path, size and modification time, so a
+    second call for an unchanged file costs a ``stat``; a changed file is hashed again.
+    """
+    path = Path(path).resolve()
+    info = path.stat()
+    key = (str(path), info.st_size, info.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
+def read_sums(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a ``SHA256SUMS`` file (``sha256sum`` output) into ``{relative path: digest}``.
+
+    Raises:
+        DataError: a line is not ``<64 hex digits>  <file name>``.
+    """
+    path = Path(path)
+    sums: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        digest, _, name = line.strip().partition(" ")
+        name = name.strip().removeprefix("*")  # "*name": sha256sum's binary mode
+        if len(digest) != 64 or not name or any(c not in "0123456789abcdefABCDEF"
+                                                for c in digest):
+            raise DataError(f"{path}, line {number}, is not '<sha256>  <file>': {line!r}. "
+                            "Regenerate it with sha256sum.")
+        sums[name] = digest.lower()
+    return sums
+
+
+def verify_file(path: str | os.PathLike[str]) -> bool:
+    """Check a data file against the ``SHA256SUMS`` of its copy, when the copy ships one.
+
+    The sums file is looked for in the file's folder (``raw/``) and the one above it
+    (``FashionMNIST/``); its names are relative to its own folder. Hashing happens
+    once per file and process (:func:`file_sha256`).
+
+    Returns:
+        Whether the file was checked (``False``: no sums file lists it).
+
+    Raises:
+        DataError: the file's SHA-256 differs from the listed one; the message names
+            the file and both digests.
+    """
+    path = Path(path)
+    for folder in (path.parent, path.parent.parent):
+        sums_path = folder / SUMS_FILE
+        if not sums_path.is_file():
+            continue
+        expected = read_sums(sums_path).get(path.relative_to(folder).as_posix())
+        if expected is None:
+            continue
+        actual = file_sha256(path)
+        if actual != expected:
+            raise DataError(f"{path} is corrupt or not the file that {sums_path} lists: "
+                            f"its SHA-256 is {actual}, expected {expected}. Copy it again "
+                            "from the original data (or download it again).")
+        return True
+    return False
+
+
+def _download_mismatches(raw_dir: Path) -> list[str]:
+    """Downloaded archives whose md5 differs from torchvision's official one."""
+    from torchvision.datasets import FashionMNIST
+    from torchvision.datasets.utils import calculate_md5
+
+    found = []
+    for name, md5 in FashionMNIST.resources:
+        path = raw_dir / name
+        if path.is_file() and (actual := calculate_md5(path)) != md5:
+            found.append(f"{path} has md5 {actual}, expected {md5} (the official checksum)")
+    return found
+
+
 def _download(root: Path) -> None:
     try:
         import torchvision
@@ -118,6 +206,14 @@ def _download(root: Path) -> None:
         try:
             torchvision.datasets.FashionMNIST(root=str(root), train=train, download=True)
         except Exception as err:  # network errors come in many types
+            # torchvision checks each download's md5 and says only "File not found or
+            # corrupted": name the file and both checksums instead.
+            bad = _download_mismatches(root / "FashionMNIST" / "raw")
+            if bad:
+                raise DataError(f"downloading Fashion-MNIST into {root} failed: "
+                                + "; ".join(bad) + ". The download is corrupt or "
+                                "incomplete: run again (torchvision fetches a file again "
+                                "while its md5 is wrong), or " + _layout_help(root)) from err
             raise DataError(f"downloading Fashion-MNIST into {root} failed "
                             f"({type(err).__name__}: {err}). " + _layout_help(root)) from err
 
@@ -155,7 +251,9 @@ def read_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
 
     Raises:
         ValueError: unknown split.
-        DataError: files missing (and not downloadable), truncated or corrupt.
+        DataError: files missing (and not downloadable), truncated or corrupt, or
+            different from the ``SHA256SUMS`` that the copy ships (:func:`verify_file`;
+            checked once per file and process).
     """
     if split not in _FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -179,6 +277,8 @@ def read_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
                         + _layout_help(base))
     images = torch.from_numpy(read_idx(paths[0], 3, count).copy())
     labels = torch.from_numpy(read_idx(paths[1], 1, count).astype(np.int64))
+    for path in paths:  # readable files of the right shape: now their exact bytes
+        verify_file(path)  # against the copy's SHA256SUMS, when it ships one
     _CACHE[key] = (images, labels)
     return images, labels
 
