@@ -14,10 +14,13 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
 all: book
 
+# d2l: a test and benchmark dependency only, without its exact pins (requirements.txt).
+D2L := d2l==1.0.3
 venv: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps $(D2L)
 	touch $@
 
 # The website, from the committed notebook outputs (nbval keeps them true). The
