@@ -34,14 +34,15 @@ book: venv mathjax
 	@echo "open _build/html/index.html"
 
 .PHONY: mathjax chromium
-MATHJAX_VERSION := 3.2.2
-# MathJax 3 from the npm registry into an ignored folder (once per version).
-mathjax:
-	bash tools/vendor_mathjax.sh $(MATHJAX_VERSION) _build/vendor/mathjax
+# MathJax 3 into an ignored folder (once per version), copied from the PyPI package
+# django-static-mathjax that requirements.txt installs: no Node.js or npm needed.
+mathjax: venv
+	$(BIN)/python tools/vendor_mathjax.py _build/vendor/mathjax
 
-# Debian's Chromium for the browser test, tests/test_site.py (installed once).
-chromium:
-	bash tools/ensure_chromium.sh
+# A Chromium or Chrome for the browser test, tests/test_site.py: the machine's own
+# (tools/find_chromium.py), else Debian's package where root and apt-get can install it.
+chromium: venv
+	bash tools/ensure_chromium.sh $(BIN)/python
 
 # ruff, then pytest on tests/ and nbval on every notebook.
 test: venv lint book chromium

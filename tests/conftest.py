@@ -15,11 +15,21 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def data_root() -> Path:
-    """The real data: CNNBOOK_DATA if set, else ../shared/data beside the repository."""
+    """The real data: CNNBOOK_DATA if set, else ../shared/data beside the repository,
+    else the notebooks' cache folder, which torchvision downloads into on first use."""
     env = os.environ.get("CNNBOOK_DATA")
-    root = Path(env) if env else REPO.parent / "shared" / "data"
-    if not (root / "FashionMNIST" / "raw").is_dir():
-        pytest.fail(f"Fashion-MNIST not found under {root}: set CNNBOOK_DATA")
+    shared = REPO.parent / "shared" / "data"
+    if env or (shared / "FashionMNIST" / "raw").is_dir():
+        root = Path(env) if env else shared
+        if not (root / "FashionMNIST" / "raw").is_dir():
+            pytest.fail(f"Fashion-MNIST not found under {root}: set CNNBOOK_DATA")
+        return root
+    root = utils.data.default_cache_dir()
+    try:
+        for split in ("train", "test"):
+            utils.data.read_fashion_mnist(split, root=root, download=True)
+    except utils.data.DataError as err:
+        pytest.fail(str(err))
     return root
 
 

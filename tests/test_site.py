@@ -1,14 +1,17 @@
-"""The built website in a real browser: Debian's Chromium, headless, driven by Playwright.
+"""The built website in a real browser: Chromium or Chrome, headless, driven by Playwright.
 
-`make test` builds the book first (`make book`) and installs Chromium when it is
-missing (`tools/ensure_chromium.sh`). The site in _build/html is served on
-127.0.0.1 from a thread; any request to another host is blocked and reported, so
-the test also proves that the site works offline (MathJax, fonts and scripts
-are served by the site itself). Screenshots of the landing page and a chapter
-go to _build/screenshots/.
+`make test` builds the book first (`make book`) and makes sure of a browser
+(`tools/ensure_chromium.sh`): the machine's own Chromium or Chrome as
+`tools/find_chromium.py` finds it (CNNBOOK_CHROMIUM, the usual names on PATH,
+macOS's /Applications), else Debian's package where root and apt-get can install
+it, else Playwright's own download (`.venv/bin/playwright install chromium`).
+The site in _build/html is served on 127.0.0.1 from a thread; any request to
+another host is blocked and reported, so the test also proves that the site
+works offline (MathJax, fonts and scripts are served by the site itself).
+Screenshots of the landing page and a chapter go to _build/screenshots/.
 
-Where Chromium, Playwright or the built site is missing the tests skip, except
-under CI=true, where they fail with the reason.
+Where a browser, Playwright or the built site is missing the tests skip with one
+line saying what to do, except under CI=true, where they fail with that reason.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import functools
 import http.server
 import os
 import re
-import shutil
+import sys
 import threading
 import urllib.parse
 import urllib.request
@@ -28,6 +31,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
+from find_chromium import HOW_TO, find_chromium  # noqa: E402
+
 SITE = REPO / "_build" / "html"
 SHOTS = REPO / "_build" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -114,16 +120,19 @@ def base_url(site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        _unavailable("Debian's chromium is not installed and tools/ensure_chromium.sh "
-                     "could not install it (needs root, apt-get and Debian's package "
-                     "registry): the browser test cannot run")
+    try:
+        executable = find_chromium()
+    except FileNotFoundError as err:
+        _unavailable(str(err))
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("Playwright's Python package is missing: run `make venv`")
     with sync_playwright() as pw:
+        if executable is None and Path(pw.chromium.executable_path).is_file():
+            executable = pw.chromium.executable_path  # `playwright install chromium`
+        if executable is None:
+            _unavailable(HOW_TO)
         browser = pw.chromium.launch(executable_path=executable, headless=True,
                                      args=CHROMIUM_ARGS)
         try:

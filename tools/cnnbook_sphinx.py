@@ -1,7 +1,8 @@
 """Sphinx extension that keeps cnnbook's website self-contained (loaded via _config.yml).
 
-- MathJax is served by the site itself: ``make mathjax`` puts a copy from the npm
-  registry in ``_build/vendor/mathjax``; this adds that folder to the static files,
+- MathJax is served by the site itself: ``make mathjax`` (tools/vendor_mathjax.py)
+  puts a copy from the PyPI package django-static-mathjax in
+  ``_build/vendor/mathjax``; this adds that folder to the static files,
   so it lands in ``_build/html/_static/mathjax`` (``mathjax_path`` points there).
   It is not put in ``html_static_path`` in _config.yml because Jupyter Book would
   then load every one of MathJax's lazily loaded ``.js`` files on every page.
