@@ -107,6 +107,47 @@ def test_offline_without_data_or_cache_fails_clearly(tmp_path, monkeypatch):
     assert "Set CNNBOOK_DATA to the folder that holds FashionMNIST/" in msg
 
 
+def test_download_into_the_cache_from_a_local_mirror(data_root, tmp_path, monkeypatch):
+    """Colab's path: CNNBOOK_DATA unset, so torchvision downloads into the cache.
+
+    A local HTTP server stands in for the internet, serving this copy's archives;
+    torchvision's md5s are set to theirs (the copy's images are a reconstruction,
+    so they differ from the official ones).
+    """
+    import functools
+    import http.server
+    import threading
+
+    from torchvision.datasets import FashionMNIST
+    from torchvision.datasets.utils import calculate_md5
+
+    served = tmp_path / "mirror"
+    served.mkdir()
+    for name, _ in FashionMNIST.resources:
+        shutil.copy(data_root / "FashionMNIST" / "raw" / name, served / name)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(FashionMNIST, "mirrors",
+                            [f"http://127.0.0.1:{server.server_address[1]}/"])
+        monkeypatch.setattr(FashionMNIST, "resources",
+                            [(name, calculate_md5(served / name))
+                             for name, _ in FashionMNIST.resources])
+        monkeypatch.delenv("CNNBOOK_DATA", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        images, labels = utils.read_fashion_mnist("test")
+    finally:
+        server.shutdown()
+        server.server_close()
+    raw = tmp_path / "cache" / "cnnbook" / "data" / "FashionMNIST" / "raw"
+    assert (raw / "t10k-images-idx3-ubyte").is_file()        # downloaded and extracted
+    assert images.shape == (10_000, 28, 28) and labels.shape == (10_000,)
+    reference, _ = utils.read_fashion_mnist("test", root=data_root)
+    assert torch.equal(images, reference)
+
+
 def test_truncated_file_is_detected(data_root, tmp_path):
     raw = copy_raw(data_root, tmp_path)
     path = raw / "t10k-images-idx3-ubyte"
