@@ -30,6 +30,7 @@ $(BIN)/.installed: requirements.txt
 # changes to _static/ always land.
 book: venv mathjax
 	$(BIN)/python tools/results_table.py
+	$(BIN)/python tools/book_map.py
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "open _build/html/index.html"
 

@@ -586,7 +586,7 @@ print(utils.runs_table(list(sweep.values()), "val"))
 # The figure draws the validation accuracy against the learning rate, every seed as a
 # dot and the mean as a line:
 
-# %%
+# %% tags=["teaser"]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for k, name in enumerate(arms):
     means = [sweep[name, lr].mean("val") for lr in rates]
