@@ -133,7 +133,7 @@ utils.glue("steps_ms", seconds_steps * 1e3)
 utils.glue("batch_speedup", batch_speedup)
 utils.glue("batch_share", seconds_usual / seconds_steps)
 
-# %%
+# %% tags=["hide-input"]
 assert batch_speedup > 10, batch_speedup   # a wide margin: see the printed ratio
 assert seconds_usual > 0.2 * seconds_steps, (seconds_usual, seconds_steps)
 

@@ -420,7 +420,7 @@ history = utils.train(net, train_iter, test_iter, budget.num_epochs, budget.lr,
 # machine); this one checks what must hold: every epoch finished, the loss fell, and the
 # test accuracy is far above the 0.1 of guessing.
 
-# %%
+# %% tags=["hide-input"]
 assert len(history) == budget.num_epochs and not history.interrupted
 assert history.last["train_loss"] < history[0]["train_loss"]
 assert history.last["test_acc"] >= 0.65, history.last
@@ -509,7 +509,7 @@ for name, make in [("sigmoid, avg pool", utils.lenet), ("ReLU, max pool", utils.
 ratio = grad_norms["ReLU, max pool"] / grad_norms["sigmoid, avg pool"]
 print(f"ratio: {ratio:.0f}x")
 
-# %%
+# %% tags=["hide-input"]
 assert ratio > 10, grad_norms
 
 # %% [markdown]

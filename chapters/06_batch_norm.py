@@ -641,7 +641,7 @@ print("best minus worst mean val accuracy over the rates:",
 # each at its own best rate it still wins on every seed; and across the rates tried its
 # accuracy varies much less.
 
-# %%
+# %% tags=["hide-input"]
 assert min(bn_high.scores("test")) > max(plain_high.scores("test")), (bn_high, plain_high)
 assert min(bn_best.scores("test")) > max(plain_best.scores("test")), (bn_best, plain_best)
 assert best_gain > 2 * best_se and high_gain > 2 * high_se
@@ -760,7 +760,7 @@ utils.glue("stats_choice", choice)
 utils.glue("bn_reported_test", bn_reported.mean("test"))
 record = utils.compare("06_batch_norm", plain_best, bn_reported, budget)
 
-# %%
+# %% tags=["hide-input"]
 assert all(0.5 < v <= 1 for v in val_recomputed), val_recomputed
 assert len(test_reported) == len(bn_best)
 

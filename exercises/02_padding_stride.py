@@ -48,13 +48,15 @@ torch.set_printoptions(precision=4)
 # > For the last example of the stride section (kernel $3 \times 5$, padding `(0, 1)`,
 # > stride `(3, 4)`), compute the output shape by hand and compare with the experiment.
 #
+# :::{dropdown} Answer
 # Each axis follows $n_\text{out} = \lfloor (n + 2p - k)/s \rfloor + 1$ on its own.
 # For the $8 \times 8$ input, rows give $\lfloor (8 + 0 - 3)/3 \rfloor + 1 =
 # \lfloor 5/3 \rfloor + 1 = 2$ and columns $\lfloor (8 + 2 - 5)/4 \rfloor + 1 =
 # \lfloor 5/4 \rfloor + 1 = 2$, so the output is $2 \times 2$. The table repeats the
 # calculation for every example of the chapter and runs the layers:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
@@ -80,10 +82,12 @@ for ex in examples:
 #
 # > Try other combinations of padding and stride on the $8 \times 8$ input.
 #
+# :::{dropdown} Answer
 # Twelve random combinations of rectangular kernels, paddings and strides (seeded, so the
 # table is the same on every run), each computed by the formula and by `nn.Conv2d`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print(f"{'kernel':>8} {'padding':>8} {'stride':>8} | {'formula':>8} {'nn.Conv2d':>10}")
 for _ in range(12):
     k = tuple(torch.randint(1, 6, (2,), generator=gen).tolist())
@@ -95,13 +99,15 @@ for _ in range(12):
     assert by_formula == by_layer
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Two things to notice. Different settings can give the same shape, because the floor
 # throws away the remainder of $(n + 2p - k)/s$. And nothing stops you from padding by
 # more than $k - 1$; then some windows see nothing but padding, and their output is just
 # the bias. With a $3 \times 3$ kernel and padding 3, the outer ring of outputs is
 # constant:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 conv2d = nn.Conv2d(1, 1, kernel_size=3, padding=3)
 Y = conv2d(torch.randn(1, 1, 8, 8))[0, 0]
 ring = torch.cat([Y[0], Y[-1], Y[:, 0], Y[:, -1]])
@@ -110,13 +116,16 @@ print("outer ring equals the bias everywhere:", torch.allclose(ring, conv2d.bias
 assert torch.allclose(ring, conv2d.bias.expand_as(ring))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Such outputs waste computation, which is why padding beyond $(k - 1)/2$ is rare.
+# :::
 
 # %% [markdown]
 # ## 3. What a stride of 2 means for audio
 #
 # > For audio signals, what does a stride of 2 correspond to?
 #
+# :::{dropdown} Answer
 # An audio signal is a 1-D sequence of samples taken at a sample rate $f_s$ (16,000 per
 # second for speech, say). A 1-D convolution with stride 2 computes its output at every
 # second sample, so the output is a signal at rate $f_s / 2$: stride 2 *halves the sample
@@ -128,8 +137,9 @@ assert torch.allclose(ring, conv2d.bias.expand_as(ring))
 #
 # A one-tap kernel with weight 1 and stride 2 is plain subsampling, the same as
 # slicing `x[::2]`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 fs = 1000                       # samples per second
 t = torch.arange(fs) / fs       # one second
 def tone(freq):
@@ -145,10 +155,12 @@ assert torch.equal(y, x[::2])
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The Nyquist frequency was 500 Hz; after striding it is 250 Hz. A 300 Hz tone now lies
 # above it. The strongest frequency in each signal's spectrum shows what happens:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def peak_frequency(signal, rate):
     """The frequency (Hz) of the largest bin of the signal's spectrum."""
     spectrum = torch.fft.rfft(signal).abs()
@@ -163,12 +175,14 @@ for freq in [100, 200, 300, 400]:
     assert after == (freq if freq < fs / 4 else fs / 2 - freq)  # folded at the new Nyquist
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Tones below the new Nyquist frequency survive; a tone at $f$ above it comes out at
 # $f_s/2 - f$, the new sample rate minus $f$ (300 Hz becomes 200 Hz, 400 Hz becomes 100 Hz). The figure shows why: the
 # kept samples of the 300 Hz tone lie exactly on a (sign-flipped) 200 Hz sine, so after
 # striding the two are indistinguishable.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 t_fine = torch.linspace(0, 0.02, 401)
 fig, ax = plt.subplots(figsize=(9, 3.5))
 ax.plot(t_fine * 1000, torch.sin(2 * math.pi * 300 * t_fine), color="tab:blue",
@@ -189,14 +203,16 @@ plt.show()
 assert torch.allclose(tone(300)[::2], -torch.sin(2 * math.pi * 200 * t[::2]), atol=1e-3)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # A strided convolution with a longer kernel is "filter, then keep every second sample"
 # in one operation. If the kernel is a low-pass filter, it removes the frequencies that
 # would alias before they can fold back: this is how audio software downsamples. Below,
 # a 63-tap windowed-sinc low-pass kernel (cut-off 200 Hz) with stride 2 keeps a 100 Hz
 # tone and removes the 300 Hz tone instead of turning it into a fake 200 Hz one.
 # (A learned strided convolution *can* learn such a filter, but nothing forces it to.)
+# :::
 
-# %%
+# %% tags=["hide-input"]
 half = 31
 taps = torch.arange(-half, half + 1)
 cutoff = 200 / fs                                 # cut-off as a fraction of the rate
@@ -215,7 +231,7 @@ for freq in [100, 300]:
     results[freq] = amplitude(filtered)
     print(f"{freq:>6} | {amplitude(x[0, 0, ::2]):>17.2f} | {results[freq]:>30.2f}")
 
-# %%
+# %% tags=["hide-input"]
 assert results[100] > 0.95 and results[300] < 0.05
 
 
@@ -225,12 +241,14 @@ assert results[100] > 0.95 and results[300] < 0.05
 # > Implement mirror padding, i.e. padding where the border values are mirrored to
 # > extend the tensor, and compare it with `F.pad`.
 #
+# :::{dropdown} Answer
 # PyTorch's `"reflect"` mirrors around the edge sample without repeating it
 # (`3 2 | 1 2 3 4 | 3 2`). Along one axis that is: take the $p$ samples next to the edge,
 # reverse them, and glue them on. Doing it for the last axis and then the one before
 # pads height and width.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def reflect_pad(X, p):
     """Mirror-pad the last two axes of X by p, without repeating the edge (like F.pad)."""
     if not 0 <= p < min(X.shape[-2:]):
@@ -246,9 +264,11 @@ def reflect_pad(X, p):
 print(reflect_pad(torch.arange(1., 10.).reshape(1, 1, 3, 3), 2)[0, 0].int())
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # It agrees with `F.pad(mode="reflect")` on every shape and padding we try:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 checked = 0
 for h, w in itertools.product(range(2, 7), range(2, 7)):
     X = torch.randn(2, 3, h, w)
@@ -258,12 +278,14 @@ for h, w in itertools.product(range(2, 7), range(2, 7)):
 print(f"reflect_pad == F.pad(mode='reflect') in {checked} cases")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Two details. First, "mirror padding" has two conventions: NumPy calls PyTorch's
 # version `"reflect"` and also offers `"symmetric"`, which repeats the edge sample
 # (`2 1 | 1 2 3 4 | 4 3`). Second, reflecting without repeating the edge needs more
 # samples than the padding width, so both `F.pad` and our function refuse $p \ge n$:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 row = np.array([1, 2, 3, 4])
 print("numpy reflect:  ", np.pad(row, 2, mode="reflect").tolist())
 print("numpy symmetric:", np.pad(row, 2, mode="symmetric").tolist())
@@ -285,6 +307,7 @@ assert caught == ["RuntimeError", "ValueError"]
 #
 # > What are the computational benefits of a stride larger than 1?
 #
+# :::{dropdown} Answer
 # Each output value costs $c_i k_h k_w$ multiply-adds, and there are $c_o h_\text{out}
 # w_\text{out}$ output values. Stride $s$ divides $h_\text{out}$ and $w_\text{out}$ by
 # about $s$, so the layer does about $s^2$ times less work and its output takes $s^2$
@@ -292,8 +315,9 @@ assert caught == ["RuntimeError", "ValueError"]
 # multiply-adds by formula and, independently, with PyTorch's `FlopCounterMode` (which
 # reports FLOPs, two per multiply-add), for a 32-to-32-channel $3 \times 3$ layer on a
 # $56 \times 56$ input:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def conv_macs(c_i, c_o, k, n, p, s):
     """Multiply-adds of a k x k convolution on a c_i x n x n input."""
     n_out = utils.conv_output_size(n, k, p, s)
@@ -314,13 +338,15 @@ print("saving of stride 2:", macs[1] / macs[2], "x; of stride 4:", macs[1] / mac
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Measured time goes the same way, though the ratios need not match the counts: fixed
 # overheads, memory traffic and the algorithm PyTorch picks for each stride all play a
 # part. Timings depend on the machine, so the printout is not compared and the check
 # below only asserts the direction. (We time on one thread, so that the comparison is
 # not disturbed by other programs competing for the cores.)
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 threads = torch.get_num_threads()
 torch.set_num_threads(1)  # time the arithmetic, not the scheduling of threads
@@ -331,7 +357,7 @@ finally:
 for s, sec in seconds.items():
     print(f"stride {s}: {sec * 1e3:.2f} ms  (speed-up over stride 1: {seconds[1] / sec:.1f}x)")
 
-# %%
+# %% tags=["hide-input"]
 assert seconds[4] < seconds[1]  # 16x fewer multiply-adds: robustly faster
 
 # %% [markdown]
@@ -339,6 +365,7 @@ assert seconds[4] < seconds[1]  # 16x fewer multiply-adds: robustly faster
 #
 # > What might be the statistical benefits of a stride larger than 1?
 #
+# :::{dropdown} Answer
 # Three effects, each checked below.
 #
 # **Less redundancy.** With stride 1, neighbouring windows of a $k \times k$ kernel share
@@ -346,8 +373,9 @@ assert seconds[4] < seconds[1]  # 16x fewer multiply-adds: robustly faster
 # little new information. With stride $s$ they share $k - s$ columns. For a box filter on
 # white noise the correlation of horizontal neighbours is exactly the shared fraction,
 # $(k - s)/k$:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 noise = torch.randn(1, 1, 600, 600, generator=gen)
 box = torch.full((1, 1, 3, 3), 1 / 9)
 print(f"{'stride':>6} | {'measured corr.':>14} | {'(k - s) / k':>11}")
@@ -360,13 +388,15 @@ for s in [1, 2, 3]:
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **Larger receptive fields, sooner.** Each output of a stack of $L$ stride-1
 # $3 \times 3$ layers sees a $(2L + 1) \times (2L + 1)$ patch; with stride 2 in every layer
 # the patch grows to $(2^{L+1} - 1) \times (2^{L+1} - 1)$. A network that must relate
 # distant parts of an image gets there with fewer layers. We measure the receptive field
 # as the set of input pixels with a non-zero gradient for one output pixel:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def receptive_field(num_layers, stride):
     """Side of the input patch that one central output pixel depends on."""
     X = torch.zeros(1, 1, 64, 64, requires_grad=True)
@@ -384,11 +414,13 @@ for L in [1, 2, 3, 4]:
     assert rf1 == 2 * L + 1 and rf2 == 2 ** (L + 1) - 1
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **Fewer parameters downstream.** A classifier head on top of a feature map has one
 # weight per feature-map value per class. Halving height and width makes that layer four
 # times smaller, and a smaller model has less room to overfit:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 head_1 = nn.Linear(16 * 28 * 28, 10)  # 16 channels at 28x28
 head_2 = nn.Linear(16 * 14 * 14, 10)  # after a stride-2 layer
 n1 = sum(p.numel() for p in head_1.parameters())
@@ -396,13 +428,15 @@ n2 = sum(p.numel() for p in head_2.parameters())
 print(f"head on 28x28: {n1:,} parameters; on 14x14: {n2:,} ({n1 / n2:.1f}x fewer)")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # There is a statistical *cost* too. A stride-1 convolution is shift-equivariant: shift
 # the input by one pixel and the output shifts by one pixel. A stride-2 convolution only
 # keeps that promise for even shifts; a one-pixel shift changes the output into something
 # that is not a shift of the old one (the aliasing of exercise 3, in 2-D). Circular
 # padding makes the check exact:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 K = torch.randn(1, 1, 3, 3, generator=gen)
 X = torch.randn(1, 1, 16, 16, generator=gen)
 def conv(X, s):
@@ -422,18 +456,22 @@ print("stride 2, shift by 1: output is some shift of before:", s2_odd)
 assert s1 and s2_even and not s2_odd
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # So stride trades exactness of translation equivariance for efficiency and reach;
 # [pooling](../chapters/04_pooling.ipynb) and anti-aliasing filters soften the trade.
+# :::
 
 # %% [markdown]
 # ## 7. Which padding keeps a 28 x 28 map unchanged?
 #
 # > Which padding keeps a $28 \times 28$ map at $28 \times 28$ for kernels 3, 5 and 7?
 #
+# :::{dropdown} Answer
 # With stride 1 the output side is $28 + 2p - k + 1$, which equals 28 exactly when
 # $p = (k - 1)/2$: padding 1, 2 and 3.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 for k in [3, 5, 7]:
     p = (k - 1) // 2
     out = nn.Conv2d(1, 1, kernel_size=k, padding=p)(torch.zeros(1, 1, 28, 28))
@@ -441,10 +479,12 @@ for k in [3, 5, 7]:
     assert out.shape == (1, 1, 28, 28)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # For an even kernel no symmetric padding works: $2p - k + 1$ is odd, so it can never be
 # 0. With $k = 4$, padding 1 shrinks the map and padding 2 grows it:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 sides = {p: nn.Conv2d(1, 1, kernel_size=4, padding=p)(torch.zeros(1, 1, 28, 28)).shape[-1]
          for p in range(4)}
 print("kernel 4, padding -> output side:", sides)
@@ -456,6 +496,7 @@ assert 28 not in sides.values()
 # > How would you implement a stride of $\frac{1}{2}$? What does it correspond to? When
 # > would this be useful?
 #
+# :::{dropdown} Answer
 # A stride of $\frac12$ moves the window half a pixel at a time, producing two outputs per
 # input pixel in each direction: it *upsamples* by 2. The way to realise it is to make
 # half-pixel positions exist: insert a zero between neighbouring input values (and
@@ -464,8 +505,9 @@ assert 28 not in sides.values()
 # {cite}`dumoulin2016guide`, `nn.ConvTranspose2d` in PyTorch. With stride 2 its output
 # side is $(n - 1)s - 2p + k$, so kernel 2 (padding 0) or kernel 4 (padding 1) exactly
 # doubles the size:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(1, 1, 4, 4)
 for k, p in [(2, 0), (4, 1)]:
     up = nn.ConvTranspose2d(1, 1, kernel_size=k, stride=2, padding=p)
@@ -475,12 +517,14 @@ for k, p in [(2, 0), (4, 1)]:
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Now the zero-insertion picture, checked. Put the input values on every second position
 # of a grid, pad by $k - 1$, and cross-correlate with the kernel flipped in both
 # directions (the transposed convolution scatters each input value through the kernel;
 # gathering the same sums means reading the kernel backwards):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def zero_insert(X, s):
     """Put X's values s apart, with s - 1 zeros between neighbours."""
     h, w = X.shape[-2:]
@@ -497,14 +541,16 @@ torch.testing.assert_close(transposed, by_zero_insertion)
 print("conv_transpose2d(stride=2) == zero insertion + padding + conv2d with flipped kernel")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Why "transposed"? A convolution is a linear map, i.e. a matrix $C$ acting on the
 # flattened input. The transposed convolution applies $C^\top$. That is also what
 # backpropagation does: the gradient of a stride-2 convolution with respect to its input
 # *is* a stride-2 transposed convolution of the output gradient. Two checks, in double
 # precision: the defining identity $\langle Cx, y \rangle = \langle x, C^\top y \rangle$, and the
 # gradient computed by autograd.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 x = torch.randn(1, 1, 9, 9, dtype=torch.float64, requires_grad=True)
 K = torch.randn(1, 1, 3, 3, dtype=torch.float64)
 Cx = F.conv2d(x, K, stride=2)                          # 9x9 -> 4x4
@@ -518,14 +564,16 @@ torch.testing.assert_close(x.grad, CTy)
 print("autograd's input gradient == conv_transpose2d of the output gradient")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The two inner products differ only by double-precision rounding. Transposed convolutions are
 # useful wherever a network must *produce* an image or a dense map from a smaller one:
 # the decoder of a segmentation network, the generator of a GAN, super-resolution. A
 # common alternative is to upsample first (nearest-neighbour or bilinear) and then
 # convolve. Nearest-neighbour upsampling is itself a transposed convolution with a
 # $2 \times 2$ kernel of ones, which also shows the two are close relatives:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(1, 1, 4, 4)
 nearest = F.interpolate(X, scale_factor=2, mode="nearest")
 as_transposed = F.conv_transpose2d(X, torch.ones(1, 1, 2, 2), stride=2)

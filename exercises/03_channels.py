@@ -45,6 +45,7 @@ torch.set_printoptions(precision=4)
 # > no nonlinearity in between. Show that they equal a single convolution. What is its
 # > kernel size? Does the converse hold?
 #
+# :::{dropdown} Answer
 # **The composition.** Take one channel first. The first layer computes
 # $Y_1[i, j] = \sum_{a,b} X[i + a, j + b] \, K_1[a, b]$, the second
 # $Y_2[i, j] = \sum_{c,d} Y_1[i + c, j + d] \, K_2[c, d]$. Substituting,
@@ -61,8 +62,9 @@ torch.set_printoptions(precision=4)
 # a kernel of shape $c_o \times c_i \times (k_1 + k_2 - 1) \times (k_1 + k_2 - 1)$.
 # Biases compose too: the first layer's bias $b_1[m]$ is a constant map, which the second
 # layer turns into $b_1[m] \sum K_2[o, m]$.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def compose(K1, K2):
     """Kernel of 'cross-correlate with K1, then with K2' for 2-D kernels: their full convolution."""
     (h1, w1), (h2, w2) = K1.shape, K2.shape
@@ -82,12 +84,14 @@ def compose_layers(K1, b1, K2, b2):
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # A numerical check with channels and biases, in float64 so that only rounding at the
 # $10^{-12}$ level can differ: a $3 \times 3$ layer from 3 to 4 channels followed by a
 # $2 \times 2$ layer from 4 to 5 channels equals one $4 \times 4$ layer from 3 to 5
 # channels.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 opts = dict(dtype=torch.float64, generator=gen)
 X = torch.randn(2, 3, 10, 10, **opts)                              # (batch, c_i, h, w)
 K1, b1 = torch.randn(4, 3, 3, 3, **opts), torch.randn(4, **opts)   # 3 -> 4 channels, 3x3
@@ -100,16 +104,19 @@ torch.testing.assert_close(two_layers, one_layer, rtol=1e-12, atol=1e-12)
 print("two layers == one layer with the composed kernel")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The nonlinearity is what makes depth worth having: put a ReLU between the layers and the
 # composed kernel no longer reproduces the output.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 with_relu = F.conv2d(F.relu(F.conv2d(X, K1, b1)), K2, b2)
 gap = (with_relu - one_layer).abs().max().item()
 print("with a ReLU in between, largest difference > 0.1:", gap > 0.1)
 assert gap > 0.1
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **The converse** is false in general: a single convolution cannot always be split into
 # two smaller ones with one channel in between. A parameter count already suggests it: a
 # $3 \times 3$ kernel has 9 numbers, two $2 \times 2$ kernels have 8 (and only 7 matter,
@@ -119,8 +126,9 @@ assert gap > 0.1
 # *Separable kernels.* A $3 \times 1$ kernel followed by a $1 \times 3$ kernel composes to
 # the outer product of a column and a row: a matrix of rank 1. The Laplacian kernel has
 # rank 2, so it cannot be split that way (while a Gaussian-like blur can):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 col, row = torch.randn(3, 1, **opts), torch.randn(1, 3, **opts)
 laplacian = torch.tensor([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]], dtype=torch.float64)
 blur = torch.tensor([[1., 2., 1.], [2., 4., 2.], [1., 2., 1.]], dtype=torch.float64)
@@ -131,6 +139,7 @@ assert rank(compose(col, row)) == 1 and rank(laplacian) == 2 and rank(blur) == 1
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # *Two $2 \times 2$ kernels.* Write a kernel as a polynomial, $K \leftrightarrow
 # \sum_{u,v} K[u, v] \, x^u y^v$; composing kernels multiplies their polynomials. Take
 # $T = \begin{pmatrix} 1 & 0 & 0 \\ 0 & 0 & 0 \\ 0 & 0 & 1 \end{pmatrix}$, i.e.
@@ -143,8 +152,9 @@ assert rank(compose(col, row)) == 1 and rank(laplacian) == 2 and rank(blur) == 1
 # numbers. An optimiser agrees: fitting two $2 \times 2$ kernels to $T$ from several
 # random starts leaves a large error, while the same procedure recovers a target that
 # *was* made from two $2 \times 2$ kernels.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def best_split_error(T, starts=4):
     """Smallest relative error ||compose(A, B) - T|| / ||T|| over 2x2 kernels A, B."""
     g = torch.Generator().manual_seed(0)
@@ -172,13 +182,15 @@ print(f"best relative error for a composed target < 1e-6: {err_ok < 1e-6}")
 assert err_T > 0.1 and err_ok < 1e-6
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The converse *does* hold once the middle layer may have several channels: each tap of
 # a $(k_1 + k_2 - 1) \times (k_1 + k_2 - 1)$ kernel is the composition of a one-tap
 # $k_1 \times k_1$ kernel and a one-tap $k_2 \times k_2$ kernel, so with enough middle
 # channels (one per tap at most) any kernel is a sum of such compositions. $T$ needs just two: its top-left tap
 # from two top-left taps, its bottom-right tap from two bottom-right taps.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 tl = torch.tensor([[1., 0.], [0., 0.]], dtype=torch.float64)
 br = torch.tensor([[0., 0.], [0., 1.]], dtype=torch.float64)
 K1_T = torch.stack([tl, br])[:, None]   # 1 -> 2 channels: (2, 1, 2, 2)
@@ -190,11 +202,13 @@ assert torch.equal(K_T[0, 0], T)
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # In practice this is a *feature*: VGG {cite}`simonyan2014very` replaced large kernels by
 # stacks of $3 \times 3$ ones, with nonlinearities in between. Two $3 \times 3$ layers see
 # a $5 \times 5$ patch with $2 \cdot 9 = 18$ weights per channel pair instead of 25, and
 # with a ReLU in between they compute functions no single linear layer can
 # ([exercise 14 of image convolution](01_convolution.ipynb) counts the three-layer case).
+# :::
 
 # %% [markdown]
 # ## 2. The cost of a convolution layer
@@ -203,6 +217,7 @@ assert torch.equal(K_T[0, 0], T)
 # > \times k_w$, padding $(p_h, p_w)$ and stride $(s_h, s_w)$: what are the computational
 # > cost and the memory footprint of the forward pass? Of the backward pass?
 #
+# :::{dropdown} Answer
 # Let $h_o = \lfloor (h + 2p_h - k_h)/s_h \rfloor + 1$ and
 # $w_o = \lfloor (w + 2p_w - k_w)/s_w \rfloor + 1$.
 #
@@ -225,8 +240,9 @@ assert torch.equal(K_T[0, 0], T)
 #
 # We check the computation with PyTorch's `FlopCounterMode` (which counts 2 FLOPs per
 # multiply-add) and the memory claim by recording which tensors autograd saves.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def conv_macs(c_i, c_o, k_h, k_w, h, w, p_h=0, p_w=0, s_h=1, s_w=1):
     """Multiply-adds of the forward pass of a convolution layer."""
     h_o = utils.conv_output_size(h, k_h, p_h, s_h)
@@ -256,11 +272,13 @@ for layer in layers:
     assert (fwd, bwd, bwd_first) == (2 * M, 4 * M, 2 * M)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # In FLOPs (two per multiply-add) the forward pass is $2M$, the backward pass $4M$, and
 # $2M$ when the input needs no gradient, exactly as argued. The tensors that autograd
 # saves for the backward pass of one convolution are its input and its weights:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(8, 16, 32, 32, requires_grad=True)
 conv2d = nn.Conv2d(16, 32, kernel_size=3, padding=1)
 saved = []
@@ -275,8 +293,10 @@ print(f"input {X.numel():,} numbers, weights {conv2d.weight.numel():,}, "
 assert sorted(saved) == sorted([tuple(X.shape), tuple(conv2d.weight.shape)])
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # For this layer the saved input is far larger than the weights: in a CNN, training
 # memory is dominated by activations, and it grows with the batch size.
+# :::
 
 # %% [markdown]
 # ## 3. Doubling the channels, doubling the padding
@@ -284,14 +304,16 @@ assert sorted(saved) == sorted([tuple(X.shape), tuple(conv2d.weight.shape)])
 # > By what factor does the amount of computation grow if we double $c_i$ and $c_o$? If
 # > we double the padding?
 #
+# :::{dropdown} Answer
 # The multiply-adds $c_o c_i k_h k_w h_o w_o$ are a product, so doubling both $c_i$ and
 # $c_o$ multiplies them (and the number of weights) by exactly 4. Padding enters only
 # through $h_o w_o$: doubling $p$ changes the work by the factor
 # $\left(\frac{h + 4p - k + 1}{h + 2p - k + 1}\right)^2$ (for stride 1 and a square
 # input), which depends on the sizes: close to 1 for large inputs, larger for small
 # ones, with no fixed value such as 2.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 base = dict(c_i=16, c_o=32, k_h=3, k_w=3, h=28, w=28)
 doubled = dict(base, c_i=32, c_o=64)
 ratio = conv_macs(**doubled) / conv_macs(**base)
@@ -306,7 +328,7 @@ print(f"doubling c_i and c_o: work x{ratio:g} (FlopCounterMode: x{flop_ratio:g})
       f"weights x{params(**doubled) / params(**base):g}")
 assert ratio == flop_ratio == params(**doubled) / params(**base) == 4
 
-# %%
+# %% tags=["hide-input"]
 print(f"{'h':>4} {'k':>2} {'p':>2} -> {'2p':>2} | {'work ratio':>10}")
 for h, k, p in [(224, 3, 1), (28, 3, 1), (28, 5, 2), (8, 3, 1), (8, 5, 2)]:
     r = conv_macs(1, 1, k, k, h, h, 2 * p, 2 * p) / conv_macs(1, 1, k, k, h, h, p, p)
@@ -314,20 +336,24 @@ for h, k, p in [(224, 3, 1), (28, 3, 1), (28, 5, 2), (8, 3, 1), (8, 5, 2)]:
     assert abs(r - ((h + 4 * p - k + 1) / (h + 2 * p - k + 1)) ** 2) < 1e-12
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The table shows the factor growing as the input shrinks relative to the padding; and
 # the extra work is spent multiplying padded zeros.
+# :::
 
 # %% [markdown]
 # ## 4. The cost of a $1 \times 1$ convolution
 #
 # > What is the computational complexity of the forward pass when $k_h = k_w = 1$?
 #
+# :::{dropdown} Answer
 # Set $k_h = k_w = 1$ in the formula: $c_o c_i h_o w_o$ multiply-adds, with
 # $h_o = \lfloor (h + 2p_h - 1)/s_h \rfloor + 1$ (so $h_o = h$ without padding and
 # stride). That is one $c_o \times c_i$ matrix-vector product per output pixel, the cost
 # of a fully connected layer from $c_i$ to $c_o$ units times the number of pixels.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 for c_i, c_o, h, w, p, s in [(64, 32, 14, 14, 0, 1), (3, 8, 9, 7, 1, 2)]:
     h_o, w_o = (h + 2 * p - 1) // s + 1, (w + 2 * p - 1) // s + 1
     fwd, _ = measured_flops(c_i, c_o, 1, 1, h, w, p, p, s, s)
@@ -340,14 +366,16 @@ for c_i, c_o, h, w, p, s in [(64, 32, 14, 14, 0, 1), (3, 8, 9, 7, 1, 2)]:
 #
 # > Are the variables `Y1` and `Y2` in the $1 \times 1$ example exactly the same? Why?
 #
+# :::{dropdown} Answer
 # Mathematically yes: both compute $\sum_c K[o, c] X[c, i, j]$. Numerically, not
 # necessarily. The loop version adds the per-channel products in channel order; the
 # matrix product hands the same sum to a BLAS library, which may add in a different order,
 # in blocks, or with fused multiply-adds (one rounding instead of two). Floating-point
 # addition is not associative, so the results can differ in the last bits. Whether they do
 # depends on the library and the CPU, so this cell's output is not compared:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 torch.manual_seed(0)
 X = torch.normal(0, 1, (3, 3, 3))
@@ -357,20 +385,23 @@ Y2 = utils.corr2d_multi_in_out(X, K)       # loops, channel by channel
 print("exactly equal:", torch.equal(Y1, Y2))
 print("largest difference:", (Y1 - Y2).abs().max().item())
 
-# %%
+# %% tags=["hide-input"]
 assert (Y1 - Y2).abs().max() < 1e-5  # equal up to float32 rounding
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Non-associativity is easy to see on its own. These are single IEEE operations, so the
 # results are the same on every machine:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print("(0.1 + 0.2) + 0.3 =", (0.1 + 0.2) + 0.3, "  0.1 + (0.2 + 0.3) =", 0.1 + (0.2 + 0.3))
 a, b, c = torch.tensor(1e8), torch.tensor(-1e8), torch.tensor(1.0)  # float32
 print("float32: (a + b) + c =", ((a + b) + c).item(), "  a + (b + c) =", (a + (b + c)).item())
 assert (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3) and ((a + b) + c) != (a + (b + c))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # In float32 the gap between neighbouring numbers near $10^8$ is 8, so $-10^8 + 1$
 # rounds back to $-10^8$ and the 1 is lost. Two consequences for `Y1` and `Y2`:
 #
@@ -378,8 +409,9 @@ assert (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3) and ((a + b) + c) != (a + (b + c))
 #   format, so the gap is rounding and not a bug.
 # - When every product and partial sum is exactly representable, the order cannot matter
 #   and the two are identical. Small integers in float32 are such a case.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X64, K64 = X.double(), K.double()
 diff64 = (utils.corr2d_multi_in_out_1x1(X64, K64) - utils.corr2d_multi_in_out(X64, K64))
 print("float64: largest difference < 1e-14:", diff64.abs().max().item() < 1e-14)
@@ -392,9 +424,11 @@ assert diff64.abs().max() < 1e-14 and exact
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The lesson for testing numerical code: compare floats with a tolerance
 # (`torch.testing.assert_close`), and use exact equality only where the arithmetic is
 # exact.
+# :::
 
 # %% [markdown]
 # ## 6. Convolution as a matrix multiplication
@@ -402,13 +436,15 @@ assert diff64.abs().max() < 1e-14 and exact
 # > How can a convolution be computed with a matrix multiplication when the kernel is not
 # > $1 \times 1$?
 #
+# :::{dropdown} Answer
 # Copy every $k_h \times k_w$ window of every input channel into one column. This
 # "im2col" matrix has $c_i k_h k_w$ rows and one column per output pixel. Reshape the
 # weights to a $c_o \times c_i k_h k_w$ matrix; their product is the output, one row per
 # output channel. Padding and stride only change which windows become columns.
 # PyTorch's `F.unfold` builds the column matrix:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def conv2d_im2col(X, K, padding=0, stride=1):
     """Convolution as one matrix product. X: (batch, c_i, h, w), K: (c_o, c_i, k_h, k_w)."""
     c_o, c_i, k_h, k_w = K.shape
@@ -429,9 +465,11 @@ print("column matrix for padding 1, stride 1:",
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # `F.unfold` does nothing mysterious. For one image, stride 1 and no padding it is:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def im2col(X, k_h, k_w):
     """Columns of all k_h x k_w windows of X (c_i, h, w), in row-major window order."""
     c_i, h, w = X.shape
@@ -442,19 +480,23 @@ assert torch.equal(im2col(X[0], 3, 5), F.unfold(X[:1], (3, 5))[0])
 print("hand-made im2col == F.unfold")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The price is memory: each input value is copied into up to $k_h k_w$ columns. The
 # payoff is that the work becomes one large matrix product, which BLAS libraries and GPUs
 # execute close to peak speed; this is how many convolution libraries work.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 ratio = F.unfold(X, (3, 5), padding=1).numel() / X.numel()
 print(f"column matrix / input size: {ratio:.1f}x (k_h * k_w = 15)")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The other arrangement keeps the input as a flat vector and turns the kernel into a
 # large, mostly zero matrix; [exercise 9 of image convolution](01_convolution.ipynb)
 # builds both versions for one channel. The transpose of that matrix is the transposed
 # convolution of the [padding and stride exercises](02_padding_stride.ipynb).
+# :::
 
 # %% [markdown]
 # ## 7. Reading wider strips
@@ -464,6 +506,7 @@ print(f"column matrix / input size: {ratio:.1f}x (k_h * k_w = 15)")
 # > $\Delta$-wide strip. Why is the latter preferable? Is there a limit to how large
 # > $\Delta$ should be?
 #
+# :::{dropdown} Answer
 # We answer with a count rather than a benchmark, since the effect depends on caches and
 # registers. Moving a number from memory into fast storage costs far more than a
 # multiply-add, so what matters is how many numbers we load per output. Producing a
@@ -471,8 +514,9 @@ print(f"column matrix / input size: {ratio:.1f}x (k_h * k_w = 15)")
 # question's $k + \Delta$, counted loosely): loaded once, it serves all $\Delta$ outputs.
 # Per output column that is $k + \Delta - 1$ over $\Delta$ input columns, which falls from $k$
 # towards 1 as $\Delta$ grows:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 k = 3
 loads = {delta: (k + delta - 1) / delta for delta in [1, 2, 4, 8, 16, 64]}
 for delta, per_output in loads.items():
@@ -482,11 +526,13 @@ values = list(loads.values())
 assert values[0] == k and all(a > b > 1 for a, b in zip(values, values[1:]))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The saving flattens out (from $k$ loads to nearly 1), while the strip grows linearly.
 # The limit is the fast memory: a strip of $(k + \Delta - 1) \times k$ values per input
 # channel (plus the $\Delta$ partial sums and the kernel) must fit in registers or the L1
 # cache; once it no longer fits, values are evicted and reloaded and the saving is lost.
 # So $\Delta$ should be as large as the fast memory allows, and no larger.
+# :::
 
 # %% [markdown]
 # ## 8. Block-diagonal weights and grouped convolutions
@@ -494,14 +540,16 @@ assert values[0] == k and all(a > b > 1 for a, b in zip(values, values[1:]))
 # > How much faster is it to multiply by a $c \times c$ block-diagonal matrix with $b$
 # > blocks than by a dense one? What is its downside, and how can it be fixed?
 #
+# :::{dropdown} Answer
 # A dense $c \times c$ matrix times a vector costs $c^2$ multiply-adds. With $b$ diagonal
 # blocks of size $c/b$, only the blocks need multiplying: $b (c/b)^2 = c^2 / b$, so $b$
 # times fewer. Applied to the channel dimension of a convolution, this is a **grouped
 # convolution** (`groups=g` in `nn.Conv2d`): the channels are split into $g$ groups, and
 # each output group only sees its own input group. Its weight has shape
 # $(c_o, c_i/g, k_h, k_w)$: $g$ times fewer parameters and multiply-adds.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 c_i, c_o, g = 8, 12, 4
 dense = nn.Conv2d(c_i, c_o, 3, bias=False)
 grouped = nn.Conv2d(c_i, c_o, 3, groups=g, bias=False)
@@ -517,11 +565,13 @@ assert dense.weight.numel() == g * grouped.weight.numel()
 assert fc_dense.get_total_flops() == g * fc_grouped.get_total_flops()
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # It really is a dense convolution whose weight is block-diagonal in the channel
 # dimensions: zero wherever an output channel and an input channel belong to different
 # groups.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 block = torch.zeros(c_o, c_i, 3, 3)
 out_per_group, in_per_group = c_o // g, c_i // g
 for j in range(g):
@@ -535,6 +585,7 @@ print((block.abs().sum(dim=(2, 3)) > 0).int())
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **The downside** is visible in that pattern: information never crosses between groups.
 # Stacking grouped layers does not help, since the block structure composes into another
 # block structure. We can check with gradients: an output channel of group 0 does not
@@ -546,8 +597,9 @@ print((block.abs().sum(dim=(2, 3)) > 0).int())
 # least as many channels per group as groups, one shuffle connects everything); a
 # $1 \times 1$ dense convolution after the grouped one (as in depthwise-separable
 # convolutions) also works.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def channel_shuffle(X, groups):
     b, c, h, w = X.shape
     return X.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)

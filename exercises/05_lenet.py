@@ -61,13 +61,15 @@ torch.set_printoptions(precision=4)
 # %% [markdown]
 # ## The experiment kit
 #
+# :::{dropdown} Answer
 # Every exercise varies one thing about LeNet, so one function builds all the variants.
 # Its defaults give the classic LeNet-5; the first convolution pads by `kernel // 2` so
 # that it keeps the 28x28 size for any odd kernel, and the first dense layer's input size
 # is found by running a dummy image through the convolutional part, so changing a kernel
 # or a channel count never needs arithmetic by hand.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def make_lenet(act="sigmoid", pool="avg", kernel=5, channels=(6, 16), extra_conv=False,
                dense=(120, 84)):
     """LeNet with the knobs the exercises turn; the defaults give the classic LeNet-5.
@@ -101,6 +103,7 @@ assert str(make_lenet("relu", "max")) == str(utils.lenet_modern())
 print("defaults = utils.lenet():", str(make_lenet()) == str(utils.lenet()))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The budget comes from the profile: in the quick profile a few thousand training images
 # and a few epochs, so that the whole page runs in a couple of minutes on a CPU.
 # Settings are chosen on a validation split of training images that are never trained
@@ -110,8 +113,9 @@ print("defaults = utils.lenet():", str(make_lenet()) == str(utils.lenet()))
 # both splits. The seeds add their own spread on top (another initialisation and another
 # order of batches give another network), which is why every configuration below runs
 # from several seeds.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 budget = profile.budget("lenet_exercise")
 print(f"profile {profile.name!r}:", budget.describe())
 print("seeds:", profile.seeds)
@@ -124,6 +128,7 @@ for split, loader in (("validation", val_iter), ("test", test_iter)):
           f"{0.5 / n ** 0.5:.4f}")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Two helpers run the experiments. `train_config` trains one configuration from every
 # seed with `utils.train_seeds` (the seed fixes the initial weights and the order of the
 # batches; the images are the same for every run) and keeps the result in `trained`, the
@@ -131,8 +136,9 @@ for split, loader in (("validation", val_iter), ("test", test_iter)):
 # treatment with a baseline: the difference of their mean validation accuracies, its
 # standard error, and the words the text below uses for it, so that a difference smaller
 # than twice its standard error is never called an effect.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 trained = {}   # every configuration trained on Fashion-MNIST on this page, by name
 
 
@@ -168,26 +174,30 @@ def params(runs):
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # One choice needs explaining first. The chapter trains the classic LeNet with plain SGD
 # at the learning rate of its `lenet` budget, and the sigmoid network needs many updates
 # before it leaves the plateau where the loss stays near $\ln 10$, the loss of guessing.
 # How many updates does the exercise budget give?
+# :::
 
-# %%
+# %% tags=["hide-input"]
 steps = budget.num_epochs * len(train_iter)
 print(f"SGD steps in the exercise budget: {steps:,} "
       f"({budget.num_epochs} epochs x {len(train_iter)} batches)")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The classic recipe on this budget, from every seed:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 classic_lr = profile.budget("lenet").lr
 classic_sgd = train_config(f"sigmoid, avg pool, SGD lr {classic_lr:g}", classic_lr,
                            optimizer="sgd")
 
-# %%
+# %% tags=["hide-input"]
 sgd_scores = classic_sgd.scores("val")
 assert len(sgd_scores) == len(profile.seeds) and all(0 <= s <= 1 for s in sgd_scores)
 sgd_stuck = sum(s < 0.2 for s in sgd_scores)
@@ -199,13 +209,15 @@ sgd_verdict = ("every seed ended below 0.2 validation accuracy, still on the pla
                     "validation accuracy, still on the plateau")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # A clue is how small the gradients of the early layers are. Each sigmoid
 # multiplies the gradient passing back through it by its slope, at most 1/4. Before any
 # training, compare the mean size of the gradient of one batch's loss at the first
 # convolution's weights with that at the last layer's, for the classic network and for
 # the same network with ReLU and max pooling, from every seed:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 X_batch, y_batch = next(iter(train_iter))
 grad_ratio = {"sigmoid": [], "relu": []}
@@ -220,11 +232,12 @@ for act, pool in (("sigmoid", "avg"), ("relu", "max")):
         print(f"{act:<8} seed {seed}: mean |gradient| first conv {first:.1e}, "
               f"last layer {last:.1e}, ratio {grad_ratio[act][-1]:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 assert max(grad_ratio["sigmoid"]) < 0.1, grad_ratio
 assert min(grad_ratio["relu"]) > 10 * max(grad_ratio["sigmoid"]), grad_ratio
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # In the sigmoid network the first convolution's gradient is a small fraction of the
 # last layer's in every seed (asserted: below a tenth); with ReLU the ratio is more than
 # ten times larger (asserted too). With SGD the step of each weight is the learning rate
@@ -237,8 +250,9 @@ assert min(grad_ratio["relu"]) > 10 * max(grad_ratio["sigmoid"]), grad_ratio
 # All variants get the same optimizer, data, seeds and epochs, and each gets the
 # learning rate that suits it best on validation, from a grid of two (the budget's rate
 # and three times it).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("sgd_verdict", sgd_verdict)
 print(sgd_verdict)
@@ -248,12 +262,14 @@ print(sgd_verdict)
 #
 # > Replace average pooling with max pooling. What happens?
 #
+# :::{dropdown} Answer
 # The shapes and the parameter count stay the same (pooling has no parameters); only the
 # summary of each 2x2 window changes, from its mean to its maximum. Both sigmoid
 # networks, each at both learning rates, from every seed; then the table of the runs,
 # and for each network the learning rate with the better mean validation accuracy:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 def pick(act, pool):
     """The grid's Runs for (act, pool) at the learning rate chosen on validation."""
@@ -273,12 +289,12 @@ pool_gain, pool_se, pool_words = versus(sig_avg, sig_max)
 print(f"\nchosen: {sig_avg.name!r} and {sig_max.name!r}")
 print(f"max pool - avg pool (sigmoid): {pool_gain:+.3f} ± {pool_se:.3f}, {pool_words}")
 
-# %%
+# %% tags=["hide-input"]
 assert params(sig_avg) == params(sig_max)        # pooling has no parameters
 assert sig_avg.mean("val") > 0.3 and sig_max.mean("val") > 0.3   # both left the plateau
 assert abs(pool_gain) < 0.05, (pool_gain, pool_se)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("pool_gain", pool_gain)
 utils.glue("pool_se", pool_se)
@@ -286,6 +302,7 @@ utils.glue("pool_words", pool_words)
 utils.glue("sig_avg_val", sig_avg.mean("val"))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # With Adam both sigmoid networks leave the plateau (the classic one reaches
 # {glue:text}`sig_avg_val:.3f` validation accuracy on average). Max pooling changed the
 # mean by {glue:text}`pool_gain:.3f` ± {glue:text}`pool_se:.3f` (standard error):
@@ -295,14 +312,17 @@ utils.glue("sig_avg_val", sig_avg.mean("val"))
 # averaging passes a quarter to each; at this budget these runs do not show that it
 # helps. Whether max pooling helps a sigmoid LeNet in longer training you can
 # check by rerunning this notebook under the full profile (`CNNBOOK_PROFILE=full`).
+# :::
 #
 # ## Exercise 2: ReLU instead of sigmoid, and both changes
 #
 # > Replace the sigmoid with ReLU. Then make both changes. Which matters more?
 #
+# :::{dropdown} Answer
 # The same grid with ReLU:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for pool in ("avg", "max"):
     for lr in lrs:
@@ -326,7 +346,7 @@ fig.axes[0].set_xticks(range(4), [r.name.replace(", lr", "\nlr") for r in chosen
                        fontsize=8)
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 assert params(relu_avg) == params(sig_avg)
 assert min(relu_avg.scores("val")) > max(sig_avg.scores("val")), (relu_avg, sig_avg)
 assert min(relu_max.scores("val")) > max(sig_avg.scores("val")), (relu_max, sig_avg)
@@ -334,7 +354,7 @@ assert min(relu_max.scores("val")) > max(sig_avg.scores("val")), (relu_max, sig_
 relu_vs_pool, relu_vs_pool_se = utils.gain(sig_max.scores("val"), relu_avg.scores("val"))
 assert relu_vs_pool > 2 * relu_vs_pool_se, (relu_vs_pool, relu_vs_pool_se)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for key, value in (("relu_gain", relu_gain), ("relu_se", relu_se), ("both_gain", both_gain),
                    ("both_se", both_se), ("relu_pool_gain", relu_pool_gain),
@@ -342,6 +362,7 @@ for key, value in (("relu_gain", relu_gain), ("relu_se", relu_se), ("both_gain",
     utils.glue(key, value)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # ReLU is the change that matters. With the same parameters it adds
 # {glue:text}`relu_gain:.3f` ± {glue:text}`relu_se:.3f` validation accuracy to the
 # classic network, both changes together {glue:text}`both_gain:.3f` ±
@@ -356,8 +377,9 @@ for key, value in (("relu_gain", relu_gain), ("relu_se", relu_se), ("both_gain",
 # chosen learning rate, and each exercise changes one thing about it, at that rate. (A
 # rate chosen for the base need not be the best one for a variant; giving every variant
 # its own grid would double the cost of Exercise 3.)
+# :::
 
-# %%
+# %% tags=["hide-input"]
 base = relu_max
 base_lr = base.config["lr"]
 print(f"base: {base.name}, {params(base):,} parameters")
@@ -370,10 +392,12 @@ print(f"base: {base.name}, {params(base):,} parameters")
 # > convolution layers, the number of fully connected layers, and the learning rate and
 # > other training details (initialization, number of epochs).
 #
+# :::{dropdown} Answer
 # Each variant below changes one thing about the base network and trains from every
 # seed at the base's learning rate. One function prints a variant against the base:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def print_versus(variants):
     """One line per variant: parameters, validation mean ± sd, difference from the base."""
     print(f"{'configuration':<34}{'params':>9}{'val acc':>16}{'vs base':>18}")
@@ -389,28 +413,32 @@ def print_versus(variants):
 # %% [markdown]
 # ### 3a. Convolution window size
 #
+# :::{dropdown} Answer
 # A larger window sees more context per output but costs more per position; with padding
 # `kernel // 2` on the first convolution and none on the second, the feature maps shrink
 # faster for larger windows, which changes the size of the first dense layer too:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 for k in (3, 5, 7):
     net = make_lenet("relu", "max", kernel=k)
     print(f"kernel {k}x{k}: flattened features {net[7].in_features:>4}, "
           f"parameters {utils.num_params(net):>6,}")
 
-# %%
+# %% tags=["hide-input"]
 assert [make_lenet(kernel=k)[7].in_features for k in (3, 5, 7)] == [16 * 6 * 6, 16 * 5 * 5,
                                                                     16 * 4 * 4]
 assert (utils.num_params(make_lenet(kernel=3)) > utils.num_params(make_lenet(kernel=5))
         > utils.num_params(make_lenet(kernel=7)))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The network with the *smallest* kernels has the *most* parameters: its feature maps
 # shrink less, so the first dense layer gets more inputs, and that layer dominates the
 # count, as the chapter's table showed. Trained:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ex3 = {}
 for k in (3, 7):
@@ -418,18 +446,20 @@ for k in (3, 7):
                                           act="relu", pool="max", kernel=k)
 print_versus([ex3["kernel 3x3"], ex3["kernel 7x7"]])
 
-# %%
+# %% tags=["hide-input"]
 assert all(r.mean("val") > 0.5 for r in ex3.values()), ex3
 
 # %% [markdown]
 # ### 3b. Number of output channels
 #
+# :::{dropdown} Answer
 # The variant widens the first convolution from 6 to 16 output channels and the second
 # from 16 to 32. That is not a doubling: the first layer grows by a factor of 16/6, the
 # second by 2, and the weights of the second convolution, which connect every input
 # channel to every output channel, by the product of the two factors:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 narrow, wide = make_lenet("relu", "max"), make_lenet("relu", "max", channels=(16, 32))
 conv2_ratio = wide[3].weight.numel() / narrow[3].weight.numel()
 print(f"second convolution weights: {narrow[3].weight.numel():,} -> "
@@ -440,63 +470,71 @@ assert conv2_ratio == (16 / 6) * (32 / 16)
 assert wide[7].in_features == 2 * narrow[7].in_features    # 32 instead of 16 maps of 5x5
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The second convolution's weights grow more than fivefold, and because the second layer
 # now outputs 32 maps, the first dense layer's inputs double too; the whole network gets
 # the factor printed above. Trained:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ex3["channels (16, 32)"] = train_config("relu, max pool, channels (16, 32)", base_lr,
                                         act="relu", pool="max", channels=(16, 32))
 print_versus([ex3["channels (16, 32)"]])
 
-# %%
+# %% tags=["hide-input"]
 assert ex3["channels (16, 32)"].mean("val") > 0.5, ex3["channels (16, 32)"]
 
 # %% [markdown]
 # ### 3c. More convolution layers
 #
+# :::{dropdown} Answer
 # We add a 3x3 convolution with padding 1 after the second convolution, so the shapes
 # downstream do not change; the network gets deeper by one layer, and what each of its
 # outputs sees (its receptive field) grows by 2 pixels in each direction at that
 # resolution.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ex3["3 conv layers"] = train_config("relu, max pool, 3 conv layers", base_lr,
                                     act="relu", pool="max", extra_conv=True)
 print_versus([ex3["3 conv layers"]])
 
-# %%
+# %% tags=["hide-input"]
 assert ex3["3 conv layers"].mean("val") > 0.5, ex3["3 conv layers"]
 
 # %% [markdown]
 # ### 3d. Number of fully connected layers
 #
+# :::{dropdown} Answer
 # LeNet has two hidden dense layers (120 and 84 units). Without them, the flattened
 # features go straight to the 10 outputs: a linear classifier on learned convolutional
 # features, with a fraction of the parameters:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 no_dense = make_lenet("relu", "max", dense=())
 dense_share = 1 - utils.num_params(no_dense) / utils.num_params(make_lenet("relu", "max"))
 print(f"parameters without hidden dense layers: {utils.num_params(no_dense):,} "
       f"({dense_share:.0%} fewer)")
 assert utils.num_params(no_dense) < 0.15 * utils.num_params(make_lenet("relu", "max"))
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ex3["no hidden dense layer"] = train_config("relu, max pool, no hidden dense", base_lr,
                                             act="relu", pool="max", dense=())
 print_versus([ex3["no hidden dense layer"]])
 
-# %%
+# %% tags=["hide-input"]
 assert ex3["no hidden dense layer"].mean("val") > 0.5, ex3["no hidden dense layer"]
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # All five variants side by side, each dot one seed:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 print_versus(list(ex3.values()))
 fig = utils.plot_runs([base, *ex3.values()], "val",
@@ -520,31 +558,35 @@ ex3_words = (f"higher than the base's by more than twice the standard error: "
              f"{listing(better)}; lower by as much: {listing(worse)}")
 print(ex3_words)
 
-# %%
+# %% tags=["hide-input"]
 assert set(better) | set(worse) <= set(ex3)
 assert not set(better) & set(worse)
 assert all(versus(base, ex3[n])[0] > 0 for n in better)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("ex3_words", ex3_words)
 utils.glue("dense_share", dense_share)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Read against the standard errors, the variants whose mean validation accuracy is
 # {glue:text}`ex3_words`. The others did not differ from the base by more than these
 # seeds can resolve. Note the network without hidden dense layers: it drops
 # {glue:text}`dense_share:.0%` of the parameters, the part of LeNet that holds most of
 # them, and its accuracy is in the table above. Exercise 6 collects every configuration
 # of this page and picks the best on validation.
+# :::
 #
 # ### 3e. Learning rate and epochs
 #
+# :::{dropdown} Answer
 # The grid gave the base two learning rates. How sensitive is it to a larger one? One
 # more rate, ten times the budget's, and for all three the validation accuracy after
 # every epoch, so the same runs also show what more epochs give:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 def epoch_means(runs):
     """Mean validation accuracy after each epoch, over the runs that did not diverge."""
@@ -574,7 +616,7 @@ first_gain, _ = utils.gain([run.history[0]["test_acc"] for run in lr_sweep[best_
 print(f"at lr {best_lr:g}: last epoch - first epoch {first_gain:+.3f}, "
       f"last epoch - previous epoch {late_gain:+.3f} ± {late_se:.3f}")
 
-# %%
+# %% tags=["hide-input"]
 assert first_gain > 0, first_gain
 assert len(epoch_means(lr_sweep[best_lr])) == budget.num_epochs
 late_words = ("the last epoch still added more than twice its standard error, so more "
@@ -583,14 +625,16 @@ late_words = ("the last epoch still added more than twice its standard error, so
                    "cannot tell whether more epochs would help")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Look at the `at chance` column: a rate that is too large can leave a run at the 0.1 of
 # guessing without the loss ever becoming NaN. A few large early steps can push a ReLU
 # layer's inputs below zero for every image, and a ReLU that outputs zero for every input
 # also gets zero gradient, so it never recovers: a "dead" ReLU. For each run at the
 # largest rate, the fraction of units (one per channel and position, or per neuron) of
 # each ReLU layer that are zero for every image of a validation batch:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 X_val, _ = next(iter(val_iter))
 relu_layers = [i for i, m in enumerate(base.runs[0].net) if isinstance(m, nn.ReLU)]
@@ -611,7 +655,7 @@ for run in lr_sweep[top_lr]:
     print(f"  seed {run.seed}: val acc {run.scores['val']:.3f}, "
           + "  ".join(f"{d:.0%}" for d in dead[run.seed]))
 
-# %%
+# %% tags=["hide-input"]
 collapsed = [run.seed for run in lr_sweep[top_lr] if run.scores["val"] < 0.2]
 for seed, fractions in dead.items():
     if seed in collapsed:     # a run at chance has a layer that is dead for every image
@@ -621,7 +665,7 @@ for seed, fractions in dead.items():
 collapse_words = (f"{len(collapsed)} of the {len(lr_sweep[top_lr])} runs at lr {top_lr:g} "
                   "ended below 0.2 validation accuracy")
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("best_lr", best_lr)
 utils.glue("late_words", late_words)
@@ -631,6 +675,7 @@ print(collapse_words)
 print(late_words)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The best mean after the last epoch came at learning rate {glue:text}`best_lr:g`;
 # {glue:text}`collapse_words`. Every run that ended near chance has a layer in which
 # more than 99% of the units are zero for every image of the batch (asserted), so the
@@ -643,12 +688,14 @@ print(late_words)
 # {glue:text}`first_gain:.3f` from the first epoch to the last, and
 # {glue:text}`late_words`. The initialization stays Xavier's throughout this page; we did
 # not vary it.
+# :::
 
 # %% [markdown]
 # ## Exercise 4: MNIST
 #
 # > Try out the improved network on the original MNIST dataset.
 #
+# :::{dropdown} Answer
 # The original MNIST cannot be used here: the book runs offline, and only Fashion-MNIST
 # ships with it. (Online, `torchvision.datasets.MNIST(root, download=True)` gives the
 # digits as a `uint8` tensor `.data` of shape `(60000, 28, 28)` with labels `.targets`,
@@ -658,8 +705,9 @@ print(late_words)
 # scikit-learn's bundled digits, 1,797 images of 8x8 pixels with 17 grey levels. We
 # upsample them to 28x28, scale them to the 0-255 range of Fashion-MNIST, and split them
 # with a seeded permutation into training, validation and test images:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 from sklearn.datasets import load_digits
 
 digits_budget = profile.budget("lenet_exercise_digits")
@@ -686,16 +734,18 @@ print("images:", tuple(small.shape), "->", tuple(digit_images.shape), digit_imag
 assert set(order[:starts[2] + sizes["test"]].tolist()) == set(
     torch.cat([order[s:s + n] for s, n in zip(starts, sizes.values())]).tolist())
 
-# %%
+# %% tags=["hide-input"]
 utils.show_images(digit_images[order[:8]], 1, 8, titles=[str(int(digit_labels[i]))
                                                           for i in order[:8]], scale=1.1)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The improved network is the base of Exercise 3 (the modernised LeNet), trained with
 # Adam from every seed at both rates of the grid, the rate chosen on the digits'
 # validation images, and the test images scored once, for the chosen rate:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 def make_modern():
     net = make_lenet("relu", "max")
@@ -715,12 +765,12 @@ print(f"\nchosen {digit_best.name!r}: val {digit_best.summary('val')}, "
       f"test {digit_best.summary('test')}")
 print(f"the same network on Fashion-MNIST: val {base.summary('val')}")
 
-# %%
+# %% tags=["hide-input"]
 assert digit_best.mean("test") > 0.8, digit_best.scores("test")
 assert digit_iters["train"].num_examples < train_iter.num_examples
 assert min(digit_best.scores("val")) > max(base.scores("val")), (digit_best, base)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("digit_test", digit_best.mean("test"))
 utils.glue("digit_test_sd", digit_best.std("test"))
@@ -728,6 +778,7 @@ utils.glue("digit_val", digit_best.mean("val"))
 utils.glue("fashion_val", base.mean("val"))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The network reaches {glue:text}`digit_test:.3f` ± {glue:text}`digit_test_sd:.3f` test
 # accuracy on the digits. Every seed's validation accuracy on digits
 # ({glue:text}`digit_val:.3f` on average) is above every seed's on Fashion-MNIST
@@ -737,20 +788,23 @@ utils.glue("fashion_val", base.mean("val"))
 # number of images, their resolution and the epochs), so it is no controlled comparison.
 # With a test set of a few hundred images, this page cannot test a claim about errors
 # below 1%, and blurred 8x8 digits are not MNIST's.
+# :::
 #
 # ## Exercise 5: first- and second-layer activations
 #
 # > Display the activations of the first and second layer of LeNet for different inputs
 # > (e.g., sweaters and coats).
 #
+# :::{dropdown} Answer
 # We look inside the base network (ReLU, max pooling) trained from the first seed, at
 # the outputs of its first two ReLU layers: 6 maps of 28x28 after the first convolution
 # and 16 maps of 10x10 after the second. Four inputs: the first pullover and the first
 # coat of the validation images, and two inputs unlike any training image: a photograph
 # that ships with matplotlib (Grace Hopper, converted to grey, cropped to a square and
 # shrunk to 28x28) and uniform random noise.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 from matplotlib import cbook
 
 with cbook.get_sample_data("grace_hopper.jpg") as f:
@@ -778,10 +832,12 @@ assert (first >= 0).all() and (second >= 0).all()     # ReLU outputs
 assert 0 <= X5.min() and X5.max() <= 1                 # all inputs on the same scale
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # First the inputs and their six first-layer maps. Each map is drawn on its own scale,
 # brighter meaning a larger activation:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(4, 7, figsize=(9, 5.5))
 for i, name in enumerate(input_names):
     axes[i, 0].imshow(X5[i, 0].cpu(), cmap="gray", vmin=0, vmax=1)
@@ -795,6 +851,7 @@ fig.suptitle("First-layer activations (conv 1 + ReLU) of four inputs", fontsize=
 plt.show()
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Each first-layer map is the input filtered by one 5x5 kernel and passed through the
 # ReLU, which sets every negative value to zero (no activation is negative, as asserted
 # above). A filter only mixes pixels within 5 pixels of each other, so a map that is not
@@ -806,8 +863,9 @@ plt.show()
 # wherever and in whatever image they occur; it knows nothing yet of garments.
 #
 # The sixteen second-layer maps of each input, one row per input:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(4, 16, figsize=(9, 3.2))
 for i, name in enumerate(input_names):
     for c in range(16):
@@ -819,12 +877,14 @@ fig.suptitle("Second-layer activations (conv 2 + ReLU), 16 maps of 10x10", fonts
 plt.show()
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The second-layer maps are coarser, and each of their units combines all six
 # first-layer maps over a 5x5 window of the pooled maps, so it sees a larger region of
 # the input. How large? The region of the input that can change one unit, found with a
 # gradient:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 probe_net = make_lenet()               # sigmoid: no unit is cut off by a ReLU at zero
 x = torch.rand(1, 1, 28, 28, requires_grad=True)
 probe_net[:5](x)[0, 0, 5, 5].backward()
@@ -834,21 +894,24 @@ print("input region seen by one second-layer unit:", field)
 assert field == (5 + 1 + (5 - 1) * 2,) * 2   # 5x5 kernel, 2x2 pool, then 5x5 at stride 2
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Each unit sees a 14x14 patch, half the image's width, and responds to a combination
 # of the first layer's patterns in it, so its maps are much harder to read by eye than
 # the first layer's. The network has no way to say that the photo or
 # the noise is none of its classes: it still assigns each input a probability for each of
 # the ten, and its top class for each input is:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for name, p in zip(input_names, probs):
     print(f"{name:<9} -> {utils.TEXT_LABELS[int(p.argmax())]:<11} (probability {p.max():.2f})")
 
-# %%
+# %% tags=["hide-input"]
 torch.testing.assert_close(probs.sum(dim=1), torch.ones(4, device=probs.device))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Pictures of four images are anecdotes. A measurement of what the layers do for the
 # whole data set is a **linear probe**: freeze the trained network, take one layer's
 # activations as features, and train a logistic regression (a single linear layer and a
@@ -859,8 +922,9 @@ torch.testing.assert_close(probs.sum(dim=1), torch.ones(4, device=probs.device))
 # seed's base network, for all ten classes and for the hard pair alone, pullover
 # against coat. The probes are fitted to convergence with L-BFGS on standardised
 # features, with the same small weight decay for every feature set, fixed, not tuned:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 import statistics
 
 
@@ -901,7 +965,7 @@ def probe_accuracy(f, classes=None, weight_decay=1e-3):
         return (probe(F_val).argmax(dim=1) == y_val).float().mean().item()
 
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 pair = torch.tensor([utils.TEXT_LABELS.index("pullover"), utils.TEXT_LABELS.index("coat")],
                     device=device)
@@ -924,7 +988,7 @@ for where in ("pixels", "layer 1", "layer 2", "whole network"):
             cells += f"{statistics.fmean(values):>14.3f} ± {statistics.stdev(values):.3f}"
     print(f"{where:<15}" + cells)
 
-# %%
+# %% tags=["hide-input"]
 probe_gain = {(task, layer): utils.gain(probes[task]["pixels"], probes[task][layer])
               for task in probes for layer in ("layer 1", "layer 2")}
 assert all(0 <= v <= 1 for t in probes.values() for vs in t.values() for v in vs)
@@ -943,7 +1007,7 @@ probe_words = {key: resolve(*value) for key, value in probe_gain.items()}
 l2_vs_l1 = utils.gain(probes["pullover vs coat"]["layer 1"],
                       probes["pullover vs coat"]["layer 2"])
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for (task, layer), (diff, se) in probe_gain.items():
     key = f"{'all' if task == '10 classes' else 'pair'}_{layer.replace(' ', '')}"
@@ -963,6 +1027,7 @@ utils.glue("pair_conclusion", pair_conclusion)
 print(pair_conclusion)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The standard error of a pixel probe is zero in the table because it does not depend
 # on the seed; the differences below carry the spread of the layer probes. For all ten
 # classes, a linear probe on the first layer's features is
@@ -984,12 +1049,14 @@ print(pair_conclusion)
 # probe finds only what a *linear* read-out can get, so it bounds what a layer holds from
 # below; and measured on the validation images of two classes only, the pair's
 # accuracies are less precise than the ten-class ones.
+# :::
 
 # %% [markdown]
 # ## Exercise 6: the best accuracy under the budget
 #
 # > What is the best test accuracy you can reach under the quick profile's budget?
 #
+# :::{dropdown} Answer
 # The budget fixes the images, the epochs and the seeds. The search is this page: every
 # configuration trained above on Fashion-MNIST is a candidate (the optimizer, the
 # activation and pooling, the learning rates, the window sizes, the widths and the
@@ -997,8 +1064,9 @@ print(pair_conclusion)
 # accuracy came out above the base's (where two window sizes did, the better one), at
 # the best rate of 3e; it is trained only if at least two changes qualify, since one
 # change alone is already a candidate:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ups = sorted((n for n in ex3 if versus(base, ex3[n])[0] > 0),
              key=lambda n: versus(base, ex3[n])[0], reverse=True)
@@ -1015,16 +1083,18 @@ if len(used) >= 2:
 print(f"{len(trained)} candidate configurations, "
       f"{sum(len(runs) for runs in trained.values())} runs")
 
-# %%
+# %% tags=["hide-input"]
 assert all(versus(base, ex3[n])[0] > 0 for n in ups) and set(used) <= set(ups)
 assert len(trained) >= 1 + 2 * len(lrs) * 2 + len(ex3) + 1
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The candidates ranked by mean validation accuracy; the choice is made on validation
 # alone, and only then is the test set scored, once, for the chosen configuration, and
 # for the starting point, the classic LeNet (at the rate chosen for it in Exercise 1):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ranking = sorted(trained.values(), key=lambda runs: runs.mean("val"), reverse=True)
 width = max(len(runs.name) for runs in ranking)
@@ -1044,13 +1114,13 @@ print(f"classic LeNet ({sig_avg.name}): test {sig_avg.summary('test')}")
 print(f"gain on the test set: {final_gain:+.3f} ± {final_se:.3f}")
 print(f"validation lead over {runner_up.name!r}: {lead:+.3f} ± {lead_se:.3f}, {lead_words}")
 
-# %%
+# %% tags=["hide-input"]
 assert winner is ranking[0]
 assert min(winner.scores("test")) > max(sig_avg.scores("test")), (winner, sig_avg)
 assert final_gain > 2 * final_se, (final_gain, final_se)
 assert winner.mean("test") > 0.7, winner.scores("test")
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("n_candidates", len(trained))
 utils.glue("n_runs", sum(len(runs) for runs in trained.values()))
@@ -1068,6 +1138,7 @@ utils.glue("lead_se", lead_se)
 utils.glue("lead_words", lead_words)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Of {glue:text}`n_candidates` configurations ({glue:text}`n_runs` runs), validation
 # chose **{glue:text}`winner_name`**. Its validation lead over the runner-up,
 # {glue:text}`runner_up`, is {glue:text}`lead:.3f` ± {glue:text}`lead_se:.3f`:
@@ -1091,3 +1162,4 @@ utils.glue("lead_words", lead_words)
 # The lesson carries over to every later chapter: a claim that one configuration beats
 # another needs several seeds, settings chosen on validation, and a difference read
 # against its standard error; the test set is for the one number reported at the end.
+# :::

@@ -79,14 +79,16 @@ class MySequential(nn.Module):
 # > What kinds of problems occur if you change `MySequential` to store its modules in a
 # > Python list?
 #
+# :::{dropdown} Answer
 # The forward pass still works, because `forward` can loop over any list. But
 # `nn.Module` only registers modules (and parameters) assigned directly to an attribute
 # or added with `add_module`; it does not look inside lists. So the model has no
 # children as far as PyTorch is concerned: `parameters()` is empty (an optimizer gets
 # nothing to train), `state_dict()` is empty (saving loses every weight), `.to()` does
 # not move the layers, and `.eval()` does not reach them.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class ListSequential(nn.Module):
     """Like MySequential, but keeps the modules in a plain Python list."""
 
@@ -110,10 +112,12 @@ for name, model in [("list", listy), ("add_module", proper)]:
 print("output shape of the list version:", tuple(listy.eval()(X).shape))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The list version computes an output but owns zero parameters and saves nothing.
 # The consequences, each checked:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 caught = None
 try:
     torch.optim.SGD(listy.parameters(), lr=0.1)
@@ -138,11 +142,13 @@ print("after .eval(), dropout still in training mode:",
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The last point is the sneakiest: after `.eval()` the hidden dropout layer keeps
 # dropping units at test time, and nothing fails loudly. The fix is `nn.ModuleList`, a
 # list that registers what it holds:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class ModuleListSequential(ListSequential):
     def __init__(self, *modules):
         nn.Module.__init__(self)
@@ -161,10 +167,12 @@ print("ModuleList registers:", list(fixed.state_dict()))
 # > returns the concatenated output of both networks in the forward pass. This is also
 # > called a parallel module.
 #
+# :::{dropdown} Answer
 # Both branches see the same input; their outputs are joined along one dimension (the
 # features of an MLP, or the channels of a CNN, as in GoogLeNet's Inception block).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class Parallel(nn.Module):
     """Apply net1 and net2 to the same input and concatenate the outputs along dim."""
 
@@ -185,11 +193,13 @@ print("output shape:", tuple(Y.shape))
 print("parameters:", [name for name, _ in par.named_parameters()])
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The first 8 columns are `net1`'s output and the last 4 are `net2`'s, and both branches'
 # parameters are registered under `net1.` and `net2.`. With `dim=1` on images, the same
 # module stacks the channels of two convolutions with different kernel sizes:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 branches = Parallel(nn.Conv2d(3, 4, kernel_size=1),
                     nn.Conv2d(3, 6, kernel_size=3, padding=1))
@@ -204,11 +214,13 @@ print("output shape:", tuple(Y.shape))  # 4 + 6 channels
 # > Implement a factory function that generates multiple instances of the same module
 # > and build a larger network from it.
 #
+# :::{dropdown} Answer
 # A factory is a function that builds a *new* block on every call, so each instance
 # has its own parameters. The tempting shortcut `[block] * n` repeats the *same*
 # object, which silently ties all copies together.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def conv_block(in_channels, out_channels):
     """A new 3x3 convolution + batch norm + ReLU block at every call."""
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
@@ -236,12 +248,14 @@ print("independent blocks:", count(body), "parameters;",
       "one block repeated:", count(same))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The factory-built body has three times the parameters of the repeated block, because
 # the repeated one is a single block whose parameters are counted once. Now a larger
 # network: a stem, two stages built by the factory (the second one wider and at half
 # resolution), and a classifier.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 net = nn.Sequential(
     conv_block(1, 16),
@@ -257,10 +271,12 @@ print(utils.layer_summary(net, torch.zeros(2, 1, 28, 28)))
 # > Use the `NestMLP` model defined in the chapter and access the parameters of the
 # > various layers.
 #
+# :::{dropdown} Answer
 # `named_parameters()` gives every parameter with its dotted path; the same path works
 # with attribute access, indexing and `get_parameter`.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class NestMLP(nn.Module):
     def __init__(self):
         super().__init__()
@@ -283,12 +299,14 @@ assert total == (20 * 64 + 64) + (64 * 32 + 32) + (32 * 16 + 16)
 print("parameters in total:", total)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The names follow the tree: `net.0` is the first layer of the inner `Sequential`,
 # `linear` the layer assigned in `__init__`. `named_modules()` lists the tree itself,
 # and the parameters of one part can be read on their own, e.g. to freeze the inner
 # `Sequential` while training only `linear`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print([name for name, _ in nest.named_modules()])
 for param in nest.net.parameters():
     param.requires_grad_(False)
@@ -303,12 +321,14 @@ print("trainable after freezing nest.net:", trainable)
 # > training process, observe the model parameters and gradients of each layer. Why is
 # > sharing parameters a good idea?
 #
+# :::{dropdown} Answer
 # We fit a small regression problem (random inputs, targets from a fixed random
 # function) with an MLP that uses one hidden layer twice. At every step we check three
 # things: the two uses still hold the same tensor, their gradient is one tensor, and
 # that gradient equals the sum of the gradients an untied copy would give each use.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 shared = nn.Linear(8, 8)
 net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), shared, nn.ReLU(), shared, nn.ReLU(),
@@ -336,20 +356,22 @@ for step in range(num_steps):
     optimizer.step()
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The table lists the loss and the gradient norm of each linear layer's weight at a
 # few steps; the last two columns are the gradient norms of the two uses of the shared
 # layer, measured on the untied copy. Training-curve values can differ in the last
 # digits between machines, so nbval does not compare this cell; the cell after it
 # asserts what must hold.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 print(f"{'step':>4}{'loss':>8}{'grad 0':>9}{'grad 2':>9}{'grad 4':>9}{'grad 6':>9}"
       f"{'use 2':>9}{'use 4':>9}")
 for row in log:
     print(f"{row[0]:>4}{row[1]:>8.4f}" + "".join(f"{v:>9.4f}" for v in row[2:]))
 
-# %%
+# %% tags=["hide-input"]
 assert log[-1][1] < log[0][1]  # the loss went down
 assert all(row[3] == row[4] for row in log)  # layers 2 and 4: one gradient
 assert all(row[6] != row[7] for row in log)  # the two uses contribute differently
@@ -358,6 +380,7 @@ print("columns 'grad 2' and 'grad 4' always equal:",
       all(row[3] == row[4] for row in log))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Layers 2 and 4 always report the same gradient because they are one tensor, and that
 # tensor receives the sum of the two uses' gradients (asserted at every step above; the
 # two "use" columns differ, so both uses contribute). The parameters stay tied through
@@ -365,8 +388,9 @@ print("columns 'grad 2' and 'grad 4' always equal:",
 #
 # Tying by *value* is not tying. Two layers that merely start with equal weights drift
 # apart after the first step, because each gets its own gradient:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 a = nn.Linear(8, 8)
 b = copy.deepcopy(a)  # equal values, separate tensors
@@ -380,14 +404,16 @@ assert not torch.equal(a.weight, b.weight)
 print("equal after one step:", torch.equal(a.weight, b.weight))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **Why share?** Sharing builds a known regularity into the model and cuts the number
 # of parameters, so each remaining parameter is estimated from more data (every use
 # contributes gradient). The convolutional layer is the prime example: it is a fully
 # connected layer whose weights are tied across positions. A 1D convolution with a
 # 3-tap kernel over 10 inputs equals a 10x8 matrix product in which every row holds the
 # same three numbers, shifted:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 conv = nn.Conv1d(1, 1, kernel_size=3, bias=False)
 k = conv.weight.detach().reshape(3)
@@ -401,29 +427,35 @@ print("conv output == tied dense layer output: True")
 print("free parameters: conv", conv.weight.numel(), "| untied dense", W.numel())
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Same function, but the convolution has 3 free numbers where an untied dense layer
 # would have one per matrix entry, and what it learns at one position applies to all.
+# :::
 #
 # ## 6. More built-in initializers
 #
 # > Look up the online documentation for more built-in initializers.
 #
+# :::{dropdown} Answer
 # `nn.init` has a dozen or so functions; their list depends on the PyTorch version, so
 # nbval does not compare the next cell.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 print(sorted(name for name in dir(nn.init)
              if name.endswith("_") and not name.startswith("_")))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Each initializer promises something we can check. The cell below applies six of them
 # and tests each promise: Kaiming's standard deviation $\sqrt{2/n_\text{in}}$ for ReLU
 # networks, Xavier's $\sqrt{2/(n_\text{in} + n_\text{out})}$, orthogonal rows,
 # identity maps from `eye_` (for linear layers) and `dirac_` (for convolutions), the
 # bounds of `trunc_normal_`, and the zeros per column of `sparse_`.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 checks = []
 
@@ -469,9 +501,11 @@ for name, promise, ok in checks:
 assert all(ok for _, _, ok in checks)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Every promise held. `dirac_` deserves a note: a convolution initialized as the
 # identity lets a very deep network start out as a shallower one, the same idea as the
 # identity path of a [residual block](../chapters/07_resnet.ipynb).
+# :::
 #
 # ## 7. Lazy layers: partial sizes, mismatches, varying inputs
 #
@@ -480,10 +514,12 @@ assert all(ok for _, _, ok in checks)
 # > mismatching dimensions? What would you need to do if you have input of varying
 # > dimensionality?
 #
+# :::{dropdown} Answer
 # **Partial sizes.** Layers with a known input size are initialized at once; lazy ones
 # wait for the first forward pass:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 net = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.LazyLinear(10))
 uninit = nn.parameter.UninitializedParameter
 print("first layer:", tuple(net[0].weight.shape),
@@ -494,11 +530,13 @@ assert net[2].weight.shape == (10, 256)
 print("after one batch, last layer:", tuple(net[2].weight.shape))
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **Mismatches.** With explicit sizes, nothing checks that consecutive layers fit
 # until data flows: the model below is built without complaint and fails at the first
 # forward pass.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 bad = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(128, 10))  # 256 != 128
 caught = None
 try:
@@ -509,12 +547,14 @@ assert caught is not None and "cannot be multiplied" in str(caught)
 print(type(caught).__name__ + ":", str(caught).splitlines()[0])
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The message names the two shapes: a batch of 2 with 256 features met a weight that
 # expects 128. A lazy layer cannot mismatch its predecessor, but it fixes its size at
 # the first batch. A later batch with a different number of features fails the same
 # way:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 lazy = nn.Sequential(nn.LazyLinear(256), nn.ReLU(), nn.LazyLinear(10))
 lazy(torch.rand(2, 20))  # fixes the input size at 20
 caught = None
@@ -526,13 +566,15 @@ assert caught is not None and "cannot be multiplied" in str(caught)
 print(type(caught).__name__ + ":", str(caught).splitlines()[0])
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **Varying input sizes.** A weight matrix needs a fixed input size, so the answer is
 # the hint: tie parameters across the varying dimension, then pool to a fixed size.
 # A CNN already does this for images: its convolutions are tied across positions, and
 # a global pooling layer turns any height and width into one vector. The same network
 # classifies 28x28 and 40x36 images:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 cnn = nn.Sequential(nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
@@ -543,12 +585,14 @@ for h, w in [(28, 28), (40, 36)]:
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # For inputs that are *sets* of varying size (say, a variable number of 3-dimensional
 # points), apply one shared network to every element and average: the parameters are
 # tied across elements, the output size is fixed, and the order of the elements does
 # not matter.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class SetEncoder(nn.Module):
     """Shared per-element MLP, mean over elements, then a head (a 'deep set')."""
 
@@ -576,13 +620,15 @@ for n_elements in (5, 9):
 # > Design a layer that takes an input and computes a tensor reduction, i.e., it
 # > returns $y_k = \sum_{i,j} W_{ijk} x_i x_j$.
 #
+# :::{dropdown} Answer
 # The layer has a weight $\mathsf W$ of shape $(d, d, k)$ and computes, for each output
 # $k$, the quadratic form $\mathbf x^\top \mathbf W_{::k} \mathbf x$. We implement it with
 # matrix products (one product with the weight reshaped to $d \times dk$, then a
 # product with $\mathbf x$ again) and check it against `torch.einsum`, which spells out
 # the formula, and against an explicit loop for one example.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class TensorReduction(nn.Module):
     """y_k = sum_{i,j} W[i, j, k] x_i x_j for each example in the batch."""
 
@@ -610,11 +656,13 @@ torch.testing.assert_close(Y[0].detach(), loop)
 print("output shape:", tuple(Y.shape), "| matches einsum and the loop: True")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # PyTorch has this layer built in, as `nn.Bilinear`, which computes
 # $\mathbf x_1^\top \mathbf A_k \mathbf x_2 + b_k$ for two inputs; feeding $\mathbf x$
 # twice with zero bias gives our layer (its weight is stored as $(k, d, d)$):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 bil = nn.Bilinear(5, 5, 3)
 with torch.no_grad():
     bil.weight.copy_(W.permute(2, 0, 1))
@@ -623,12 +671,14 @@ torch.testing.assert_close(bil(X, X), Y)
 print("nn.Bilinear(x, x) equals our layer: True")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # A design observation: $x_i x_j = x_j x_i$, so only the symmetric part
 # $\tfrac12(W_{ijk} + W_{jik})$ affects the output, and nearly half of the $d^2 k$
 # parameters are redundant. Swapping the roles of $i$ and $j$ in the weight leaves the
 # output unchanged:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 with torch.no_grad():
     swapped = TensorReduction(5, 3)
     swapped.weight.copy_(W.transpose(0, 1))
@@ -643,12 +693,14 @@ print(f"parameters {d * d * k}, of which free after symmetry {d * (d + 1) // 2 *
 # > Design a layer that returns the leading half of the Fourier coefficients of the
 # > data.
 #
+# :::{dropdown} Answer
 # For an input of length $n$ along its last dimension, the discrete Fourier transform
 # has $n$ complex coefficients $c_m = \sum_t x_t e^{-2\pi i m t / n}$. The layer keeps
 # the first $\lfloor n/2 \rfloor$. It has no parameters, and autograd differentiates
 # through `torch.fft`, so it can sit inside a trained model.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class LeadingFourier(nn.Module):
     """The first n // 2 DFT coefficients along the last dimension (complex)."""
 
@@ -667,11 +719,13 @@ torch.testing.assert_close(C, torch.from_numpy(expected).to(C.dtype),
 print("shape:", tuple(C.shape), C.dtype, "| matches numpy.fft: True")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The coefficients match NumPy's. To see what they mean, feed a cosine that completes
 # 3 cycles over 16 samples: all of its energy should sit in coefficient 3, with
 # magnitude $n/2 = 8$.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 t = torch.arange(16.0)
 signal = torch.cos(2 * math.pi * 3 * t / 16)
 magnitudes = LeadingFourier()(signal).abs()
@@ -679,12 +733,14 @@ print(magnitudes.round(decimals=3))
 assert magnitudes.argmax().item() == 3 and abs(magnitudes[3].item() - 8) < 1e-4
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Why the leading half? For a real signal, $c_{n-m}$ is the complex conjugate of $c_m$,
 # so the second half repeats the first. `torch.fft.rfft` exploits this and returns
 # coefficients $0, \ldots, n/2$, one more than our layer (the highest frequency). With
 # that one extra coefficient the signal can be rebuilt exactly:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 x = torch.randn(16)
 assert torch.allclose(torch.fft.rfft(x)[:8], LeadingFourier()(x), atol=1e-5)
 assert torch.allclose(torch.fft.irfft(torch.fft.rfft(x), n=16), x, atol=1e-5)
@@ -698,14 +754,16 @@ print("rfft keeps", torch.fft.rfft(x).shape[0], "coefficients; our layer keeps",
 # > Even if there is no need to deploy trained models to a different device, what are
 # > the practical benefits of storing model parameters?
 #
+# :::{dropdown} Answer
 # Saved parameters let you resume after a crash or a time limit, keep the best model
 # seen during training (early stopping), compare or average checkpoints, fine-tune
 # later or on another task, and reproduce and share results without retraining. The
 # first benefit is checked below: three steps, a checkpoint, fresh objects that load
 # it, three more steps gives *exactly* the parameters of six uninterrupted steps,
 # because the optimizer's momentum is saved too.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def make_model():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))
@@ -752,9 +810,11 @@ assert not same
 print("resumed without the optimizer state, bit for bit:", same)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Without the optimizer state the momentum restarts from zero, and the run drifts
 # away from the uninterrupted one. (`utils.save_checkpoint` packs the same two
 # dictionaries plus extras, and writes the file atomically; see the chapter.)
+# :::
 #
 # ## 11. Reusing the first layers of a saved network
 #
@@ -762,13 +822,15 @@ print("resumed without the optimizer state, bit for bit:", same)
 # > network of a different architecture. How would you go about using, say the first
 # > two layers from a previous network in a new network?
 #
+# :::{dropdown} Answer
 # A `state_dict` is a dictionary, so we pick the entries we want, rename them to the
 # new model's names if needed, and load them with `strict=False`. The call reports
 # which keys it did *not* fill, which we assert to be exactly the new parts. Here the
 # old network is an MLP with three linear layers; the new one is a custom module with
 # the same first two layers as a `body` and a new head with 3 outputs.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 old = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(),
                     nn.Linear(32, 10))
@@ -803,22 +865,26 @@ print("shared part gives identical outputs:", torch.equal(new.body(X), old[:4](X
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The body reproduces the old network's first four modules exactly, and only the new
 # head was left at its random initialization. To fine-tune only the head, set
 # `requires_grad_(False)` on `new.body.parameters()` (exercise 4 did this for
 # `NestMLP`).
+# :::
 #
 # ## 12. Saving the architecture too
 #
 # > How would you go about saving the network architecture and parameters? What
 # > restrictions would you impose on the architecture?
 #
+# :::{dropdown} Answer
 # **Why not pickle the whole model?** `torch.save(net)` seems to save everything, but
 # a pickle stores a *reference* to the class (module and name), not its code. Loading
 # needs that class importable under the same name, and it needs
 # `weights_only=False`, that is, trusting the file to run code. Both checked:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class TinyNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -854,22 +920,26 @@ assert caught is not None and "TinyNet" in str(caught)
 print("without the class, even weights_only=False fails:", type(caught).__name__)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # A `state_dict` has the same dependence, only explicit: it holds names and tensors,
 # nothing that says how to compute with them.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 sd = TinyNet().state_dict()
 print({k: tuple(v.shape) for k, v in sd.items()})
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **A practical recipe.** Save a small configuration (plain numbers and strings) next
 # to the `state_dict`, and keep a builder function in your code that turns the
 # configuration into a model. Both parts load with `weights_only=True`, and the code
 # that defines the architecture lives in version control, where it can be read and
 # reviewed.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def build_mlp(widths, activation="relu"):
     """An MLP from a list of layer widths, e.g. [20, 64, 10]."""
     act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}[activation]
@@ -895,14 +965,16 @@ print("config:", state["config"], "| rebuilt model gives identical outputs: True
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # **Saving the computation itself.** Tools such as `torch.export` (with
 # `torch.export.save`) and ONNX record the forward pass as a graph of tensor
 # operations that loads without the Python class. The restriction is that the forward
 # pass must be a *fixed* graph: no Python control flow that depends on the values of
 # the data, like the chapter's `FixedHiddenMLP` with its `while` loop. `torch.fx`,
 # PyTorch's simplest graph capture, shows the difference in a few milliseconds:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class FixedHiddenMLP(nn.Module):
     def __init__(self):
         super().__init__()
@@ -930,6 +1002,7 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The MLP becomes a fixed list of operations (a placeholder for the input, five module
 # calls, an output). The `while` loop cannot be captured, because how often it runs
 # depends on the numbers in `X`, which a graph built without data does not know.
@@ -937,6 +1010,7 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 # price of rewriting the model.) So: keep architectures you want to export to static
 # structure, shapes that follow from the input shapes, and operations from the tensor
 # library.
+# :::
 #
 # ## 13. CPU against GPU, large and small
 #
@@ -944,6 +1018,7 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 # > see the difference in speed between a CPU and a GPU. What about a task with a small
 # > number of calculations?
 #
+# :::{dropdown} Answer
 # The table below times one $n \times n$ matrix product on the CPU and, when the
 # machine has one, on the GPU (best of several runs, waiting for the GPU to finish
 # before stopping the clock), and converts it to a rate of floating-point operations
@@ -954,8 +1029,9 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 # costs a fixed overhead (launching a GPU kernel, or a Python call) that dwarfs the
 # arithmetic, so the rate drops sharply on both devices and the GPU's advantage shrinks
 # or vanishes.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
 print(f"{'n':>6}"
@@ -971,12 +1047,13 @@ for n in (16, 128, 1024):
         row += f"{seconds * 1e3:>11.3f} ms{2 * n**3 / seconds / 1e9:>15.1f}"
     print(row)
 
-# %%
+# %% tags=["hide-input"]
 for (n, _), P in products.items():
     torch.testing.assert_close(P, products[n, "cpu"], rtol=1e-3, atol=1e-3 * n**0.5)
 print("every device computed the same products (within float tolerance)")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # We assert only what holds everywhere: each device computes the same products up to
 # rounding. The speeds are not asserted, not even the CPU's low rate for tiny
 # products: while writing this answer on a heavily loaded machine, an assert that the
@@ -985,11 +1062,13 @@ print("every device computed the same products (within float tolerance)")
 # table shows a middle size running slower than a large one, the machine was busy.
 # Small products that PyTorch splits across threads suffer most when other programs
 # compete for the cores, because each one waits for its threads to be scheduled.
+# :::
 #
 # ## 14. Reading and writing parameters on a GPU
 #
 # > How should we read and write model parameters on the GPU?
 #
+# :::{dropdown} Answer
 # A `state_dict` holds the model's own tensors, on the model's device, and `torch.save`
 # records that device in the file. Two rules follow. When loading, pass `map_location`
 # to put the tensors where you want them: a file saved on a GPU otherwise fails to load
@@ -997,8 +1076,9 @@ print("every device computed the same products (within float tolerance)")
 # existing tensors, so the model stays on its device whatever device the loaded
 # tensors were on. (`utils.load_checkpoint` maps to the model's device by default.)
 # The cell below runs on any machine; with a GPU, `device` is the GPU.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 net = nn.Linear(4, 2).to(device)
 file = io.BytesIO()
@@ -1016,10 +1096,12 @@ assert torch.equal(fresh(X), net(X))
 print("loaded to the CPU, copied back onto the model's device, identical outputs: True")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # Writing parameters in place follows the chapter's rule, inside `torch.no_grad()`,
 # and the new values must be on the parameter's device: `param.copy_(values)` moves
 # them if needed, while `param.data = values` would quietly replace the tensor,
 # device and all.
+# :::
 #
 # ## 15. Logging on the device, or fetching every value
 #
@@ -1028,6 +1110,7 @@ print("loaded to the CPU, copied back onto the model's device, identical outputs
 # > time. Compare it with keeping a log on the GPU and transferring only the final
 # > result.
 #
+# :::{dropdown} Answer
 # `.item()` copies one number to Python. On a GPU it must also wait until every
 # queued operation has finished, so calling it in each iteration turns a pipeline
 # (the CPU queues work while the GPU computes) into lock-step. Keeping the norms on
@@ -1035,8 +1118,9 @@ print("loaded to the CPU, copied back onto the model's device, identical outputs
 # no queue to stall and no copy to make, so this effect cannot appear there; this
 # notebook ran on a CPU, so its (ignored) timings show only that case, where any
 # difference comes from Python overhead and from whatever else the machine is doing.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 mats = torch.randn(1000, 100, 100).to(device)
 B = torch.randn(100, 100).to(device)
@@ -1061,12 +1145,14 @@ def timed(fn):
 
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # On the CPU we run this experiment on one thread. Products this small gain nothing
 # from a second thread, and on a busy machine, waiting for that thread to be scheduled
 # after every tiny operation can take far longer than the arithmetic; that would
 # swamp the effect we want to see.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 threads = torch.get_num_threads()
 torch.set_num_threads(1)
@@ -1078,21 +1164,24 @@ finally:
 print(f"{device.type}: .item() every step {t_each * 1e3:.1f} ms, "
       f"log on the device {t_dev * 1e3:.1f} ms")
 
-# %%
+# %% tags=["hide-input"]
 assert t_each > 0 and t_dev > 0
 np.testing.assert_allclose(norms_each, norms_dev, rtol=1e-5)
 print("both versions log the same norms:", len(norms_each) == len(norms_dev) == 1000)
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # The two logs are identical, so the choice only affects speed, and on a GPU the
 # one-transfer version is the one to write. (As with exercise 13, the timings are not
 # asserted.)
+# :::
 #
 # ## 16. Two GPUs at once
 #
 # > Measure how much time it takes to perform two matrix-matrix multiplications on
 # > two GPUs at the same time. Compare it with computing in sequence on one GPU.
 #
+# :::{dropdown} Answer
 # This needs two GPUs, which the CI machine does not have, so the answer here is the
 # reasoning plus code that runs only where it can. CUDA calls are asynchronous: the
 # CPU queues a product on `cuda:0`, returns immediately, queues one on `cuda:1`, and
@@ -1100,8 +1189,9 @@ print("both versions log the same norms:", len(norms_each) == len(norms_dev) == 
 # as one product on one GPU (near-linear scaling), while two products in sequence on
 # one GPU take about twice as long. The data must already be on each GPU; copying it
 # there inside the timed region would measure the bus instead.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 if torch.cuda.device_count() >= 2:
     g0, g1 = torch.device("cuda:0"), torch.device("cuda:1")
@@ -1115,5 +1205,7 @@ else:
     print(f"{torch.cuda.device_count()} CUDA device(s): this experiment needs two")
 
 # %% [markdown]
+# :::{dropdown} Answer, continued
 # With fewer than two GPUs the cell only reports that it needs two, and nothing is
 # asserted.
+# :::
