@@ -48,7 +48,8 @@ torch.set_printoptions(precision=4)
 # > For the last example of the stride section (kernel $3 \times 5$, padding `(0, 1)`,
 # > stride `(3, 4)`), compute the output shape by hand and compare with the experiment.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Each axis follows $n_\text{out} = \lfloor (n + 2p - k)/s \rfloor + 1$ on its own.
 # For the $8 \times 8$ input, rows give $\lfloor (8 + 0 - 3)/3 \rfloor + 1 =
 # \lfloor 5/3 \rfloor + 1 = 2$ and columns $\lfloor (8 + 2 - 5)/4 \rfloor + 1 =
@@ -82,7 +83,8 @@ for ex in examples:
 #
 # > Try other combinations of padding and stride on the $8 \times 8$ input.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Twelve random combinations of rectangular kernels, paddings and strides (seeded, so the
 # table is the same on every run), each computed by the formula and by `nn.Conv2d`:
 # :::
@@ -99,7 +101,8 @@ for _ in range(12):
     assert by_formula == by_layer
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Two things to notice. Different settings can give the same shape, because the floor
 # throws away the remainder of $(n + 2p - k)/s$. And nothing stops you from padding by
 # more than $k - 1$; then some windows see nothing but padding, and their output is just
@@ -116,7 +119,8 @@ print("outer ring equals the bias everywhere:", torch.allclose(ring, conv2d.bias
 assert torch.allclose(ring, conv2d.bias.expand_as(ring))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Such outputs waste computation, which is why padding beyond $(k - 1)/2$ is rare.
 # :::
 
@@ -125,7 +129,8 @@ assert torch.allclose(ring, conv2d.bias.expand_as(ring))
 #
 # > For audio signals, what does a stride of 2 correspond to?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # An audio signal is a 1-D sequence of samples taken at a sample rate $f_s$ (16,000 per
 # second for speech, say). A 1-D convolution with stride 2 computes its output at every
 # second sample, so the output is a signal at rate $f_s / 2$: stride 2 *halves the sample
@@ -155,7 +160,8 @@ assert torch.equal(y, x[::2])
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The Nyquist frequency was 500 Hz; after striding it is 250 Hz. A 300 Hz tone now lies
 # above it. The strongest frequency in each signal's spectrum shows what happens:
 # :::
@@ -175,7 +181,8 @@ for freq in [100, 200, 300, 400]:
     assert after == (freq if freq < fs / 4 else fs / 2 - freq)  # folded at the new Nyquist
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Tones below the new Nyquist frequency survive; a tone at $f$ above it comes out at
 # $f_s/2 - f$, the new sample rate minus $f$ (300 Hz becomes 200 Hz, 400 Hz becomes 100 Hz). The figure shows why: the
 # kept samples of the 300 Hz tone lie exactly on a (sign-flipped) 200 Hz sine, so after
@@ -203,7 +210,8 @@ plt.show()
 assert torch.allclose(tone(300)[::2], -torch.sin(2 * math.pi * 200 * t[::2]), atol=1e-3)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A strided convolution with a longer kernel is "filter, then keep every second sample"
 # in one operation. If the kernel is a low-pass filter, it removes the frequencies that
 # would alias before they can fold back: this is how audio software downsamples. Below,
@@ -241,7 +249,8 @@ assert results[100] > 0.95 and results[300] < 0.05
 # > Implement mirror padding, i.e. padding where the border values are mirrored to
 # > extend the tensor, and compare it with `F.pad`.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # PyTorch's `"reflect"` mirrors around the edge sample without repeating it
 # (`3 2 | 1 2 3 4 | 3 2`). Along one axis that is: take the $p$ samples next to the edge,
 # reverse them, and glue them on. Doing it for the last axis and then the one before
@@ -264,7 +273,8 @@ def reflect_pad(X, p):
 print(reflect_pad(torch.arange(1., 10.).reshape(1, 1, 3, 3), 2)[0, 0].int())
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # It agrees with `F.pad(mode="reflect")` on every shape and padding we try:
 # :::
 
@@ -278,7 +288,8 @@ for h, w in itertools.product(range(2, 7), range(2, 7)):
 print(f"reflect_pad == F.pad(mode='reflect') in {checked} cases")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Two details. First, "mirror padding" has two conventions: NumPy calls PyTorch's
 # version `"reflect"` and also offers `"symmetric"`, which repeats the edge sample
 # (`2 1 | 1 2 3 4 | 4 3`). Second, reflecting without repeating the edge needs more
@@ -307,7 +318,8 @@ assert caught == ["RuntimeError", "ValueError"]
 #
 # > What are the computational benefits of a stride larger than 1?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Each output value costs $c_i k_h k_w$ multiply-adds, and there are $c_o h_\text{out}
 # w_\text{out}$ output values. Stride $s$ divides $h_\text{out}$ and $w_\text{out}$ by
 # about $s$, so the layer does about $s^2$ times less work and its output takes $s^2$
@@ -338,7 +350,8 @@ print("saving of stride 2:", macs[1] / macs[2], "x; of stride 4:", macs[1] / mac
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Measured time goes the same way, though the ratios need not match the counts: fixed
 # overheads, memory traffic and the algorithm PyTorch picks for each stride all play a
 # part. Timings depend on the machine, so the printout is not compared and the check
@@ -365,7 +378,8 @@ assert seconds[4] < seconds[1]  # 16x fewer multiply-adds: robustly faster
 #
 # > What might be the statistical benefits of a stride larger than 1?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Three effects, each checked below.
 #
 # **Less redundancy.** With stride 1, neighbouring windows of a $k \times k$ kernel share
@@ -388,7 +402,8 @@ for s in [1, 2, 3]:
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Larger receptive fields, sooner.** Each output of a stack of $L$ stride-1
 # $3 \times 3$ layers sees a $(2L + 1) \times (2L + 1)$ patch; with stride 2 in every layer
 # the patch grows to $(2^{L+1} - 1) \times (2^{L+1} - 1)$. A network that must relate
@@ -414,7 +429,8 @@ for L in [1, 2, 3, 4]:
     assert rf1 == 2 * L + 1 and rf2 == 2 ** (L + 1) - 1
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Fewer parameters downstream.** A classifier head on top of a feature map has one
 # weight per feature-map value per class. Halving height and width makes that layer four
 # times smaller, and a smaller model has less room to overfit:
@@ -428,7 +444,8 @@ n2 = sum(p.numel() for p in head_2.parameters())
 print(f"head on 28x28: {n1:,} parameters; on 14x14: {n2:,} ({n1 / n2:.1f}x fewer)")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # There is a statistical *cost* too. A stride-1 convolution is shift-equivariant: shift
 # the input by one pixel and the output shifts by one pixel. A stride-2 convolution only
 # keeps that promise for even shifts; a one-pixel shift changes the output into something
@@ -456,7 +473,8 @@ print("stride 2, shift by 1: output is some shift of before:", s2_odd)
 assert s1 and s2_even and not s2_odd
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So stride trades exactness of translation equivariance for efficiency and reach;
 # [pooling](../chapters/04_pooling.ipynb) and anti-aliasing filters soften the trade.
 # :::
@@ -466,7 +484,8 @@ assert s1 and s2_even and not s2_odd
 #
 # > Which padding keeps a $28 \times 28$ map at $28 \times 28$ for kernels 3, 5 and 7?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # With stride 1 the output side is $28 + 2p - k + 1$, which equals 28 exactly when
 # $p = (k - 1)/2$: padding 1, 2 and 3.
 # :::
@@ -479,7 +498,8 @@ for k in [3, 5, 7]:
     assert out.shape == (1, 1, 28, 28)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # For an even kernel no symmetric padding works: $2p - k + 1$ is odd, so it can never be
 # 0. With $k = 4$, padding 1 shrinks the map and padding 2 grows it:
 # :::
@@ -496,7 +516,8 @@ assert 28 not in sides.values()
 # > How would you implement a stride of $\frac{1}{2}$? What does it correspond to? When
 # > would this be useful?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # A stride of $\frac12$ moves the window half a pixel at a time, producing two outputs per
 # input pixel in each direction: it *upsamples* by 2. The way to realise it is to make
 # half-pixel positions exist: insert a zero between neighbouring input values (and
@@ -517,7 +538,8 @@ for k, p in [(2, 0), (4, 1)]:
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Now the zero-insertion picture, checked. Put the input values on every second position
 # of a grid, pad by $k - 1$, and cross-correlate with the kernel flipped in both
 # directions (the transposed convolution scatters each input value through the kernel;
@@ -541,7 +563,8 @@ torch.testing.assert_close(transposed, by_zero_insertion)
 print("conv_transpose2d(stride=2) == zero insertion + padding + conv2d with flipped kernel")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Why "transposed"? A convolution is a linear map, i.e. a matrix $C$ acting on the
 # flattened input. The transposed convolution applies $C^\top$. That is also what
 # backpropagation does: the gradient of a stride-2 convolution with respect to its input
@@ -564,7 +587,8 @@ torch.testing.assert_close(x.grad, CTy)
 print("autograd's input gradient == conv_transpose2d of the output gradient")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The two inner products differ only by double-precision rounding. Transposed convolutions are
 # useful wherever a network must *produce* an image or a dense map from a smaller one:
 # the decoder of a segmentation network, the generator of a GAN, super-resolution. A

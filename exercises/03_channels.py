@@ -45,7 +45,8 @@ torch.set_printoptions(precision=4)
 # > no nonlinearity in between. Show that they equal a single convolution. What is its
 # > kernel size? Does the converse hold?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # **The composition.** Take one channel first. The first layer computes
 # $Y_1[i, j] = \sum_{a,b} X[i + a, j + b] \, K_1[a, b]$, the second
 # $Y_2[i, j] = \sum_{c,d} Y_1[i + c, j + d] \, K_2[c, d]$. Substituting,
@@ -84,7 +85,8 @@ def compose_layers(K1, b1, K2, b2):
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A numerical check with channels and biases, in float64 so that only rounding at the
 # $10^{-12}$ level can differ: a $3 \times 3$ layer from 3 to 4 channels followed by a
 # $2 \times 2$ layer from 4 to 5 channels equals one $4 \times 4$ layer from 3 to 5
@@ -104,7 +106,8 @@ torch.testing.assert_close(two_layers, one_layer, rtol=1e-12, atol=1e-12)
 print("two layers == one layer with the composed kernel")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The nonlinearity is what makes depth worth having: put a ReLU between the layers and the
 # composed kernel no longer reproduces the output.
 # :::
@@ -116,7 +119,8 @@ print("with a ReLU in between, largest difference > 0.1:", gap > 0.1)
 assert gap > 0.1
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **The converse** is false in general: a single convolution cannot always be split into
 # two smaller ones with one channel in between. A parameter count already suggests it: a
 # $3 \times 3$ kernel has 9 numbers, two $2 \times 2$ kernels have 8 (and only 7 matter,
@@ -139,7 +143,8 @@ assert rank(compose(col, row)) == 1 and rank(laplacian) == 2 and rank(blur) == 1
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # *Two $2 \times 2$ kernels.* Write a kernel as a polynomial, $K \leftrightarrow
 # \sum_{u,v} K[u, v] \, x^u y^v$; composing kernels multiplies their polynomials. Take
 # $T = \begin{pmatrix} 1 & 0 & 0 \\ 0 & 0 & 0 \\ 0 & 0 & 1 \end{pmatrix}$, i.e.
@@ -182,7 +187,8 @@ print(f"best relative error for a composed target < 1e-6: {err_ok < 1e-6}")
 assert err_T > 0.1 and err_ok < 1e-6
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The converse *does* hold once the middle layer may have several channels: each tap of
 # a $(k_1 + k_2 - 1) \times (k_1 + k_2 - 1)$ kernel is the composition of a one-tap
 # $k_1 \times k_1$ kernel and a one-tap $k_2 \times k_2$ kernel, so with enough middle
@@ -202,7 +208,8 @@ assert torch.equal(K_T[0, 0], T)
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # In practice this is a *feature*: VGG {cite}`simonyan2014very` replaced large kernels by
 # stacks of $3 \times 3$ ones, with nonlinearities in between. Two $3 \times 3$ layers see
 # a $5 \times 5$ patch with $2 \cdot 9 = 18$ weights per channel pair instead of 25, and
@@ -217,7 +224,8 @@ assert torch.equal(K_T[0, 0], T)
 # > \times k_w$, padding $(p_h, p_w)$ and stride $(s_h, s_w)$: what are the computational
 # > cost and the memory footprint of the forward pass? Of the backward pass?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Let $h_o = \lfloor (h + 2p_h - k_h)/s_h \rfloor + 1$ and
 # $w_o = \lfloor (w + 2p_w - k_w)/s_w \rfloor + 1$.
 #
@@ -272,7 +280,8 @@ for layer in layers:
     assert (fwd, bwd, bwd_first) == (2 * M, 4 * M, 2 * M)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # In FLOPs (two per multiply-add) the forward pass is $2M$, the backward pass $4M$, and
 # $2M$ when the input needs no gradient, exactly as argued. The tensors that autograd
 # saves for the backward pass of one convolution are its input and its weights:
@@ -293,7 +302,8 @@ print(f"input {X.numel():,} numbers, weights {conv2d.weight.numel():,}, "
 assert sorted(saved) == sorted([tuple(X.shape), tuple(conv2d.weight.shape)])
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # For this layer the saved input is far larger than the weights: in a CNN, training
 # memory is dominated by activations, and it grows with the batch size.
 # :::
@@ -304,7 +314,8 @@ assert sorted(saved) == sorted([tuple(X.shape), tuple(conv2d.weight.shape)])
 # > By what factor does the amount of computation grow if we double $c_i$ and $c_o$? If
 # > we double the padding?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The multiply-adds $c_o c_i k_h k_w h_o w_o$ are a product, so doubling both $c_i$ and
 # $c_o$ multiplies them (and the number of weights) by exactly 4. Padding enters only
 # through $h_o w_o$: doubling $p$ changes the work by the factor
@@ -336,7 +347,8 @@ for h, k, p in [(224, 3, 1), (28, 3, 1), (28, 5, 2), (8, 3, 1), (8, 5, 2)]:
     assert abs(r - ((h + 4 * p - k + 1) / (h + 2 * p - k + 1)) ** 2) < 1e-12
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The table shows the factor growing as the input shrinks relative to the padding; and
 # the extra work is spent multiplying padded zeros.
 # :::
@@ -346,7 +358,8 @@ for h, k, p in [(224, 3, 1), (28, 3, 1), (28, 5, 2), (8, 3, 1), (8, 5, 2)]:
 #
 # > What is the computational complexity of the forward pass when $k_h = k_w = 1$?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Set $k_h = k_w = 1$ in the formula: $c_o c_i h_o w_o$ multiply-adds, with
 # $h_o = \lfloor (h + 2p_h - 1)/s_h \rfloor + 1$ (so $h_o = h$ without padding and
 # stride). That is one $c_o \times c_i$ matrix-vector product per output pixel, the cost
@@ -366,7 +379,8 @@ for c_i, c_o, h, w, p, s in [(64, 32, 14, 14, 0, 1), (3, 8, 9, 7, 1, 2)]:
 #
 # > Are the variables `Y1` and `Y2` in the $1 \times 1$ example exactly the same? Why?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Mathematically yes: both compute $\sum_c K[o, c] X[c, i, j]$. Numerically, not
 # necessarily. The loop version adds the per-channel products in channel order; the
 # matrix product hands the same sum to a BLAS library, which may add in a different order,
@@ -389,7 +403,8 @@ print("largest difference:", (Y1 - Y2).abs().max().item())
 assert (Y1 - Y2).abs().max() < 1e-5  # equal up to float32 rounding
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Non-associativity is easy to see on its own. These are single IEEE operations, so the
 # results are the same on every machine:
 # :::
@@ -401,7 +416,8 @@ print("float32: (a + b) + c =", ((a + b) + c).item(), "  a + (b + c) =", (a + (b
 assert (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3) and ((a + b) + c) != (a + (b + c))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # In float32 the gap between neighbouring numbers near $10^8$ is 8, so $-10^8 + 1$
 # rounds back to $-10^8$ and the 1 is lost. Two consequences for `Y1` and `Y2`:
 #
@@ -424,7 +440,8 @@ assert diff64.abs().max() < 1e-14 and exact
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The lesson for testing numerical code: compare floats with a tolerance
 # (`torch.testing.assert_close`), and use exact equality only where the arithmetic is
 # exact.
@@ -436,7 +453,8 @@ assert diff64.abs().max() < 1e-14 and exact
 # > How can a convolution be computed with a matrix multiplication when the kernel is not
 # > $1 \times 1$?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Copy every $k_h \times k_w$ window of every input channel into one column. This
 # "im2col" matrix has $c_i k_h k_w$ rows and one column per output pixel. Reshape the
 # weights to a $c_o \times c_i k_h k_w$ matrix; their product is the output, one row per
@@ -465,7 +483,8 @@ print("column matrix for padding 1, stride 1:",
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # `F.unfold` does nothing mysterious. For one image, stride 1 and no padding it is:
 # :::
 
@@ -480,7 +499,8 @@ assert torch.equal(im2col(X[0], 3, 5), F.unfold(X[:1], (3, 5))[0])
 print("hand-made im2col == F.unfold")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The price is memory: each input value is copied into up to $k_h k_w$ columns. The
 # payoff is that the work becomes one large matrix product, which BLAS libraries and GPUs
 # execute close to peak speed; this is how many convolution libraries work.
@@ -491,7 +511,8 @@ ratio = F.unfold(X, (3, 5), padding=1).numel() / X.numel()
 print(f"column matrix / input size: {ratio:.1f}x (k_h * k_w = 15)")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The other arrangement keeps the input as a flat vector and turns the kernel into a
 # large, mostly zero matrix; [exercise 9 of image convolution](01_convolution.ipynb)
 # builds both versions for one channel. The transpose of that matrix is the transposed
@@ -506,7 +527,8 @@ print(f"column matrix / input size: {ratio:.1f}x (k_h * k_w = 15)")
 # > $\Delta$-wide strip. Why is the latter preferable? Is there a limit to how large
 # > $\Delta$ should be?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # We answer with a count rather than a benchmark, since the effect depends on caches and
 # registers. Moving a number from memory into fast storage costs far more than a
 # multiply-add, so what matters is how many numbers we load per output. Producing a
@@ -526,7 +548,8 @@ values = list(loads.values())
 assert values[0] == k and all(a > b > 1 for a, b in zip(values, values[1:]))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The saving flattens out (from $k$ loads to nearly 1), while the strip grows linearly.
 # The limit is the fast memory: a strip of $(k + \Delta - 1) \times k$ values per input
 # channel (plus the $\Delta$ partial sums and the kernel) must fit in registers or the L1
@@ -540,7 +563,8 @@ assert values[0] == k and all(a > b > 1 for a, b in zip(values, values[1:]))
 # > How much faster is it to multiply by a $c \times c$ block-diagonal matrix with $b$
 # > blocks than by a dense one? What is its downside, and how can it be fixed?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # A dense $c \times c$ matrix times a vector costs $c^2$ multiply-adds. With $b$ diagonal
 # blocks of size $c/b$, only the blocks need multiplying: $b (c/b)^2 = c^2 / b$, so $b$
 # times fewer. Applied to the channel dimension of a convolution, this is a **grouped
@@ -565,7 +589,8 @@ assert dense.weight.numel() == g * grouped.weight.numel()
 assert fc_dense.get_total_flops() == g * fc_grouped.get_total_flops()
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # It really is a dense convolution whose weight is block-diagonal in the channel
 # dimensions: zero wherever an output channel and an input channel belong to different
 # groups.
@@ -585,7 +610,8 @@ print((block.abs().sum(dim=(2, 3)) > 0).int())
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **The downside** is visible in that pattern: information never crosses between groups.
 # Stacking grouped layers does not help, since the block structure composes into another
 # block structure. We can check with gradients: an output channel of group 0 does not

@@ -61,7 +61,8 @@ torch.set_printoptions(precision=4)
 # %% [markdown]
 # ## The experiment kit
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Every exercise varies one thing about LeNet, so one function builds all the variants.
 # Its defaults give the classic LeNet-5; the first convolution pads by `kernel // 2` so
 # that it keeps the 28x28 size for any odd kernel, and the first dense layer's input size
@@ -103,7 +104,8 @@ assert str(make_lenet("relu", "max")) == str(utils.lenet_modern())
 print("defaults = utils.lenet():", str(make_lenet()) == str(utils.lenet()))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The budget comes from the profile: in the quick profile a few thousand training images
 # and a few epochs, so that the whole page runs in a couple of minutes on a CPU.
 # Settings are chosen on a validation split of training images that are never trained
@@ -128,7 +130,8 @@ for split, loader in (("validation", val_iter), ("test", test_iter)):
           f"{0.5 / n ** 0.5:.4f}")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Two helpers run the experiments. `train_config` trains one configuration from every
 # seed with `utils.train_seeds` (the seed fixes the initial weights and the order of the
 # batches; the images are the same for every run) and keeps the result in `trained`, the
@@ -174,7 +177,8 @@ def params(runs):
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # One choice needs explaining first. The chapter trains the classic LeNet with plain SGD
 # at the learning rate of its `lenet` budget, and the sigmoid network needs many updates
 # before it leaves the plateau where the loss stays near $\ln 10$, the loss of guessing.
@@ -187,7 +191,8 @@ print(f"SGD steps in the exercise budget: {steps:,} "
       f"({budget.num_epochs} epochs x {len(train_iter)} batches)")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The classic recipe on this budget, from every seed:
 # :::
 
@@ -209,7 +214,8 @@ sgd_verdict = ("every seed ended below 0.2 validation accuracy, still on the pla
                     "validation accuracy, still on the plateau")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A clue is how small the gradients of the early layers are. Each sigmoid
 # multiplies the gradient passing back through it by its slope, at most 1/4. Before any
 # training, compare the mean size of the gradient of one batch's loss at the first
@@ -237,7 +243,8 @@ assert max(grad_ratio["sigmoid"]) < 0.1, grad_ratio
 assert min(grad_ratio["relu"]) > 10 * max(grad_ratio["sigmoid"]), grad_ratio
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # In the sigmoid network the first convolution's gradient is a small fraction of the
 # last layer's in every seed (asserted: below a tenth); with ReLU the ratio is more than
 # ten times larger (asserted too). With SGD the step of each weight is the learning rate
@@ -262,7 +269,8 @@ print(sgd_verdict)
 #
 # > Replace average pooling with max pooling. What happens?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The shapes and the parameter count stay the same (pooling has no parameters); only the
 # summary of each 2x2 window changes, from its mean to its maximum. Both sigmoid
 # networks, each at both learning rates, from every seed; then the table of the runs,
@@ -302,7 +310,8 @@ utils.glue("pool_words", pool_words)
 utils.glue("sig_avg_val", sig_avg.mean("val"))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With Adam both sigmoid networks leave the plateau (the classic one reaches
 # {glue:text}`sig_avg_val:.3f` validation accuracy on average). Max pooling changed the
 # mean by {glue:text}`pool_gain:.3f` ± {glue:text}`pool_se:.3f` (standard error):
@@ -318,7 +327,8 @@ utils.glue("sig_avg_val", sig_avg.mean("val"))
 #
 # > Replace the sigmoid with ReLU. Then make both changes. Which matters more?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The same grid with ReLU:
 # :::
 
@@ -362,7 +372,8 @@ for key, value in (("relu_gain", relu_gain), ("relu_se", relu_se), ("both_gain",
     utils.glue(key, value)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # ReLU is the change that matters. With the same parameters it adds
 # {glue:text}`relu_gain:.3f` ± {glue:text}`relu_se:.3f` validation accuracy to the
 # classic network, both changes together {glue:text}`both_gain:.3f` ±
@@ -392,7 +403,8 @@ print(f"base: {base.name}, {params(base):,} parameters")
 # > convolution layers, the number of fully connected layers, and the learning rate and
 # > other training details (initialization, number of epochs).
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Each variant below changes one thing about the base network and trains from every
 # seed at the base's learning rate. One function prints a variant against the base:
 # :::
@@ -413,7 +425,8 @@ def print_versus(variants):
 # %% [markdown]
 # ### 3a. Convolution window size
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # A larger window sees more context per output but costs more per position; with padding
 # `kernel // 2` on the first convolution and none on the second, the feature maps shrink
 # faster for larger windows, which changes the size of the first dense layer too:
@@ -432,7 +445,8 @@ assert (utils.num_params(make_lenet(kernel=3)) > utils.num_params(make_lenet(ker
         > utils.num_params(make_lenet(kernel=7)))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The network with the *smallest* kernels has the *most* parameters: its feature maps
 # shrink less, so the first dense layer gets more inputs, and that layer dominates the
 # count, as the chapter's table showed. Trained:
@@ -452,7 +466,8 @@ assert all(r.mean("val") > 0.5 for r in ex3.values()), ex3
 # %% [markdown]
 # ### 3b. Number of output channels
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The variant widens the first convolution from 6 to 16 output channels and the second
 # from 16 to 32. That is not a doubling: the first layer grows by a factor of 16/6, the
 # second by 2, and the weights of the second convolution, which connect every input
@@ -470,7 +485,8 @@ assert conv2_ratio == (16 / 6) * (32 / 16)
 assert wide[7].in_features == 2 * narrow[7].in_features    # 32 instead of 16 maps of 5x5
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The second convolution's weights grow more than fivefold, and because the second layer
 # now outputs 32 maps, the first dense layer's inputs double too; the whole network gets
 # the factor printed above. Trained:
@@ -488,7 +504,8 @@ assert ex3["channels (16, 32)"].mean("val") > 0.5, ex3["channels (16, 32)"]
 # %% [markdown]
 # ### 3c. More convolution layers
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # We add a 3x3 convolution with padding 1 after the second convolution, so the shapes
 # downstream do not change; the network gets deeper by one layer, and what each of its
 # outputs sees (its receptive field) grows by 2 pixels in each direction at that
@@ -507,7 +524,8 @@ assert ex3["3 conv layers"].mean("val") > 0.5, ex3["3 conv layers"]
 # %% [markdown]
 # ### 3d. Number of fully connected layers
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # LeNet has two hidden dense layers (120 and 84 units). Without them, the flattened
 # features go straight to the 10 outputs: a linear classifier on learned convolutional
 # features, with a fraction of the parameters:
@@ -530,7 +548,8 @@ print_versus([ex3["no hidden dense layer"]])
 assert ex3["no hidden dense layer"].mean("val") > 0.5, ex3["no hidden dense layer"]
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # All five variants side by side, each dot one seed:
 # :::
 
@@ -569,7 +588,8 @@ utils.glue("ex3_words", ex3_words)
 utils.glue("dense_share", dense_share)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Read against the standard errors, the variants whose mean validation accuracy is
 # {glue:text}`ex3_words`. The others did not differ from the base by more than these
 # seeds can resolve. Note the network without hidden dense layers: it drops
@@ -580,7 +600,8 @@ utils.glue("dense_share", dense_share)
 #
 # ### 3e. Learning rate and epochs
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The grid gave the base two learning rates. How sensitive is it to a larger one? One
 # more rate, ten times the budget's, and for all three the validation accuracy after
 # every epoch, so the same runs also show what more epochs give:
@@ -625,7 +646,8 @@ late_words = ("the last epoch still added more than twice its standard error, so
                    "cannot tell whether more epochs would help")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Look at the `at chance` column: a rate that is too large can leave a run at the 0.1 of
 # guessing without the loss ever becoming NaN. A few large early steps can push a ReLU
 # layer's inputs below zero for every image, and a ReLU that outputs zero for every input
@@ -675,7 +697,8 @@ print(collapse_words)
 print(late_words)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The best mean after the last epoch came at learning rate {glue:text}`best_lr:g`;
 # {glue:text}`collapse_words`. Every run that ended near chance has a layer in which
 # more than 99% of the units are zero for every image of the batch (asserted), so the
@@ -695,7 +718,8 @@ print(late_words)
 #
 # > Try out the improved network on the original MNIST dataset.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The original MNIST cannot be used here: the book runs offline, and only Fashion-MNIST
 # ships with it. (Online, `torchvision.datasets.MNIST(root, download=True)` gives the
 # digits as a `uint8` tensor `.data` of shape `(60000, 28, 28)` with labels `.targets`,
@@ -739,7 +763,8 @@ utils.show_images(digit_images[order[:8]], 1, 8, titles=[str(int(digit_labels[i]
                                                           for i in order[:8]], scale=1.1)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The improved network is the base of Exercise 3 (the modernised LeNet), trained with
 # Adam from every seed at both rates of the grid, the rate chosen on the digits'
 # validation images, and the test images scored once, for the chosen rate:
@@ -778,7 +803,8 @@ utils.glue("digit_val", digit_best.mean("val"))
 utils.glue("fashion_val", base.mean("val"))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The network reaches {glue:text}`digit_test:.3f` ± {glue:text}`digit_test_sd:.3f` test
 # accuracy on the digits. Every seed's validation accuracy on digits
 # ({glue:text}`digit_val:.3f` on average) is above every seed's on Fashion-MNIST
@@ -795,7 +821,8 @@ utils.glue("fashion_val", base.mean("val"))
 # > Display the activations of the first and second layer of LeNet for different inputs
 # > (e.g., sweaters and coats).
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # We look inside the base network (ReLU, max pooling) trained from the first seed, at
 # the outputs of its first two ReLU layers: 6 maps of 28x28 after the first convolution
 # and 16 maps of 10x10 after the second. Four inputs: the first pullover and the first
@@ -832,7 +859,8 @@ assert (first >= 0).all() and (second >= 0).all()     # ReLU outputs
 assert 0 <= X5.min() and X5.max() <= 1                 # all inputs on the same scale
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # First the inputs and their six first-layer maps. Each map is drawn on its own scale,
 # brighter meaning a larger activation:
 # :::
@@ -851,7 +879,8 @@ fig.suptitle("First-layer activations (conv 1 + ReLU) of four inputs", fontsize=
 plt.show()
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Each first-layer map is the input filtered by one 5x5 kernel and passed through the
 # ReLU, which sets every negative value to zero (no activation is negative, as asserted
 # above). A filter only mixes pixels within 5 pixels of each other, so a map that is not
@@ -877,7 +906,8 @@ fig.suptitle("Second-layer activations (conv 2 + ReLU), 16 maps of 10x10", fonts
 plt.show()
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The second-layer maps are coarser, and each of their units combines all six
 # first-layer maps over a 5x5 window of the pooled maps, so it sees a larger region of
 # the input. How large? The region of the input that can change one unit, found with a
@@ -894,7 +924,8 @@ print("input region seen by one second-layer unit:", field)
 assert field == (5 + 1 + (5 - 1) * 2,) * 2   # 5x5 kernel, 2x2 pool, then 5x5 at stride 2
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Each unit sees a 14x14 patch, half the image's width, and responds to a combination
 # of the first layer's patterns in it, so its maps are much harder to read by eye than
 # the first layer's. The network has no way to say that the photo or
@@ -911,7 +942,8 @@ for name, p in zip(input_names, probs):
 torch.testing.assert_close(probs.sum(dim=1), torch.ones(4, device=probs.device))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Pictures of four images are anecdotes. A measurement of what the layers do for the
 # whole data set is a **linear probe**: freeze the trained network, take one layer's
 # activations as features, and train a logistic regression (a single linear layer and a
@@ -1027,7 +1059,8 @@ utils.glue("pair_conclusion", pair_conclusion)
 print(pair_conclusion)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The standard error of a pixel probe is zero in the table because it does not depend
 # on the seed; the differences below carry the spread of the layer probes. For all ten
 # classes, a linear probe on the first layer's features is
@@ -1056,7 +1089,8 @@ print(pair_conclusion)
 #
 # > What is the best test accuracy you can reach under the quick profile's budget?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The budget fixes the images, the epochs and the seeds. The search is this page: every
 # configuration trained above on Fashion-MNIST is a candidate (the optimizer, the
 # activation and pooling, the learning rates, the window sizes, the widths and the
@@ -1088,7 +1122,8 @@ assert all(versus(base, ex3[n])[0] > 0 for n in ups) and set(used) <= set(ups)
 assert len(trained) >= 1 + 2 * len(lrs) * 2 + len(ex3) + 1
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The candidates ranked by mean validation accuracy; the choice is made on validation
 # alone, and only then is the test set scored, once, for the chosen configuration, and
 # for the starting point, the classic LeNet (at the rate chosen for it in Exercise 1):
@@ -1138,7 +1173,8 @@ utils.glue("lead_se", lead_se)
 utils.glue("lead_words", lead_words)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Of {glue:text}`n_candidates` configurations ({glue:text}`n_runs` runs), validation
 # chose **{glue:text}`winner_name`**. Its validation lead over the runner-up,
 # {glue:text}`runner_up`, is {glue:text}`lead:.3f` ± {glue:text}`lead_se:.3f`:

@@ -79,7 +79,8 @@ class MySequential(nn.Module):
 # > What kinds of problems occur if you change `MySequential` to store its modules in a
 # > Python list?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The forward pass still works, because `forward` can loop over any list. But
 # `nn.Module` only registers modules (and parameters) assigned directly to an attribute
 # or added with `add_module`; it does not look inside lists. So the model has no
@@ -112,7 +113,8 @@ for name, model in [("list", listy), ("add_module", proper)]:
 print("output shape of the list version:", tuple(listy.eval()(X).shape))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The list version computes an output but owns zero parameters and saves nothing.
 # The consequences, each checked:
 # :::
@@ -142,7 +144,8 @@ print("after .eval(), dropout still in training mode:",
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The last point is the sneakiest: after `.eval()` the hidden dropout layer keeps
 # dropping units at test time, and nothing fails loudly. The fix is `nn.ModuleList`, a
 # list that registers what it holds:
@@ -167,7 +170,8 @@ print("ModuleList registers:", list(fixed.state_dict()))
 # > returns the concatenated output of both networks in the forward pass. This is also
 # > called a parallel module.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Both branches see the same input; their outputs are joined along one dimension (the
 # features of an MLP, or the channels of a CNN, as in GoogLeNet's Inception block).
 # :::
@@ -193,7 +197,8 @@ print("output shape:", tuple(Y.shape))
 print("parameters:", [name for name, _ in par.named_parameters()])
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The first 8 columns are `net1`'s output and the last 4 are `net2`'s, and both branches'
 # parameters are registered under `net1.` and `net2.`. With `dim=1` on images, the same
 # module stacks the channels of two convolutions with different kernel sizes:
@@ -214,7 +219,8 @@ print("output shape:", tuple(Y.shape))  # 4 + 6 channels
 # > Implement a factory function that generates multiple instances of the same module
 # > and build a larger network from it.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # A factory is a function that builds a *new* block on every call, so each instance
 # has its own parameters. The tempting shortcut `[block] * n` repeats the *same*
 # object, which silently ties all copies together.
@@ -248,7 +254,8 @@ print("independent blocks:", count(body), "parameters;",
       "one block repeated:", count(same))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The factory-built body has three times the parameters of the repeated block, because
 # the repeated one is a single block whose parameters are counted once. Now a larger
 # network: a stem, two stages built by the factory (the second one wider and at half
@@ -271,7 +278,8 @@ print(utils.layer_summary(net, torch.zeros(2, 1, 28, 28)))
 # > Use the `NestMLP` model defined in the chapter and access the parameters of the
 # > various layers.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # `named_parameters()` gives every parameter with its dotted path; the same path works
 # with attribute access, indexing and `get_parameter`.
 # :::
@@ -299,7 +307,8 @@ assert total == (20 * 64 + 64) + (64 * 32 + 32) + (32 * 16 + 16)
 print("parameters in total:", total)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The names follow the tree: `net.0` is the first layer of the inner `Sequential`,
 # `linear` the layer assigned in `__init__`. `named_modules()` lists the tree itself,
 # and the parameters of one part can be read on their own, e.g. to freeze the inner
@@ -321,7 +330,8 @@ print("trainable after freezing nest.net:", trainable)
 # > training process, observe the model parameters and gradients of each layer. Why is
 # > sharing parameters a good idea?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # We fit a small regression problem (random inputs, targets from a fixed random
 # function) with an MLP that uses one hidden layer twice. At every step we check three
 # things: the two uses still hold the same tensor, their gradient is one tensor, and
@@ -356,7 +366,8 @@ for step in range(num_steps):
     optimizer.step()
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The table lists the loss and the gradient norm of each linear layer's weight at a
 # few steps; the last two columns are the gradient norms of the two uses of the shared
 # layer, measured on the untied copy. Training-curve values can differ in the last
@@ -380,7 +391,8 @@ print("columns 'grad 2' and 'grad 4' always equal:",
       all(row[3] == row[4] for row in log))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Layers 2 and 4 always report the same gradient because they are one tensor, and that
 # tensor receives the sum of the two uses' gradients (asserted at every step above; the
 # two "use" columns differ, so both uses contribute). The parameters stay tied through
@@ -404,7 +416,8 @@ assert not torch.equal(a.weight, b.weight)
 print("equal after one step:", torch.equal(a.weight, b.weight))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Why share?** Sharing builds a known regularity into the model and cuts the number
 # of parameters, so each remaining parameter is estimated from more data (every use
 # contributes gradient). The convolutional layer is the prime example: it is a fully
@@ -427,7 +440,8 @@ print("conv output == tied dense layer output: True")
 print("free parameters: conv", conv.weight.numel(), "| untied dense", W.numel())
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Same function, but the convolution has 3 free numbers where an untied dense layer
 # would have one per matrix entry, and what it learns at one position applies to all.
 # :::
@@ -436,7 +450,8 @@ print("free parameters: conv", conv.weight.numel(), "| untied dense", W.numel())
 #
 # > Look up the online documentation for more built-in initializers.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # `nn.init` has a dozen or so functions; their list depends on the PyTorch version, so
 # nbval does not compare the next cell.
 # :::
@@ -447,7 +462,8 @@ print(sorted(name for name in dir(nn.init)
              if name.endswith("_") and not name.startswith("_")))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Each initializer promises something we can check. The cell below applies six of them
 # and tests each promise: Kaiming's standard deviation $\sqrt{2/n_\text{in}}$ for ReLU
 # networks, Xavier's $\sqrt{2/(n_\text{in} + n_\text{out})}$, orthogonal rows,
@@ -501,7 +517,8 @@ for name, promise, ok in checks:
 assert all(ok for _, _, ok in checks)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Every promise held. `dirac_` deserves a note: a convolution initialized as the
 # identity lets a very deep network start out as a shallower one, the same idea as the
 # identity path of a [residual block](../chapters/07_resnet.ipynb).
@@ -514,7 +531,8 @@ assert all(ok for _, _, ok in checks)
 # > mismatching dimensions? What would you need to do if you have input of varying
 # > dimensionality?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # **Partial sizes.** Layers with a known input size are initialized at once; lazy ones
 # wait for the first forward pass:
 # :::
@@ -530,7 +548,8 @@ assert net[2].weight.shape == (10, 256)
 print("after one batch, last layer:", tuple(net[2].weight.shape))
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Mismatches.** With explicit sizes, nothing checks that consecutive layers fit
 # until data flows: the model below is built without complaint and fails at the first
 # forward pass.
@@ -547,7 +566,8 @@ assert caught is not None and "cannot be multiplied" in str(caught)
 print(type(caught).__name__ + ":", str(caught).splitlines()[0])
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The message names the two shapes: a batch of 2 with 256 features met a weight that
 # expects 128. A lazy layer cannot mismatch its predecessor, but it fixes its size at
 # the first batch. A later batch with a different number of features fails the same
@@ -566,7 +586,8 @@ assert caught is not None and "cannot be multiplied" in str(caught)
 print(type(caught).__name__ + ":", str(caught).splitlines()[0])
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Varying input sizes.** A weight matrix needs a fixed input size, so the answer is
 # the hint: tie parameters across the varying dimension, then pool to a fixed size.
 # A CNN already does this for images: its convolutions are tied across positions, and
@@ -585,7 +606,8 @@ for h, w in [(28, 28), (40, 36)]:
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # For inputs that are *sets* of varying size (say, a variable number of 3-dimensional
 # points), apply one shared network to every element and average: the parameters are
 # tied across elements, the output size is fixed, and the order of the elements does
@@ -620,7 +642,8 @@ for n_elements in (5, 9):
 # > Design a layer that takes an input and computes a tensor reduction, i.e., it
 # > returns $y_k = \sum_{i,j} W_{ijk} x_i x_j$.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The layer has a weight $\mathsf W$ of shape $(d, d, k)$ and computes, for each output
 # $k$, the quadratic form $\mathbf x^\top \mathbf W_{::k} \mathbf x$. We implement it with
 # matrix products (one product with the weight reshaped to $d \times dk$, then a
@@ -656,7 +679,8 @@ torch.testing.assert_close(Y[0].detach(), loop)
 print("output shape:", tuple(Y.shape), "| matches einsum and the loop: True")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # PyTorch has this layer built in, as `nn.Bilinear`, which computes
 # $\mathbf x_1^\top \mathbf A_k \mathbf x_2 + b_k$ for two inputs; feeding $\mathbf x$
 # twice with zero bias gives our layer (its weight is stored as $(k, d, d)$):
@@ -671,7 +695,8 @@ torch.testing.assert_close(bil(X, X), Y)
 print("nn.Bilinear(x, x) equals our layer: True")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A design observation: $x_i x_j = x_j x_i$, so only the symmetric part
 # $\tfrac12(W_{ijk} + W_{jik})$ affects the output, and nearly half of the $d^2 k$
 # parameters are redundant. Swapping the roles of $i$ and $j$ in the weight leaves the
@@ -693,7 +718,8 @@ print(f"parameters {d * d * k}, of which free after symmetry {d * (d + 1) // 2 *
 # > Design a layer that returns the leading half of the Fourier coefficients of the
 # > data.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # For an input of length $n$ along its last dimension, the discrete Fourier transform
 # has $n$ complex coefficients $c_m = \sum_t x_t e^{-2\pi i m t / n}$. The layer keeps
 # the first $\lfloor n/2 \rfloor$. It has no parameters, and autograd differentiates
@@ -719,7 +745,8 @@ torch.testing.assert_close(C, torch.from_numpy(expected).to(C.dtype),
 print("shape:", tuple(C.shape), C.dtype, "| matches numpy.fft: True")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The coefficients match NumPy's. To see what they mean, feed a cosine that completes
 # 3 cycles over 16 samples: all of its energy should sit in coefficient 3, with
 # magnitude $n/2 = 8$.
@@ -733,7 +760,8 @@ print(magnitudes.round(decimals=3))
 assert magnitudes.argmax().item() == 3 and abs(magnitudes[3].item() - 8) < 1e-4
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Why the leading half? For a real signal, $c_{n-m}$ is the complex conjugate of $c_m$,
 # so the second half repeats the first. `torch.fft.rfft` exploits this and returns
 # coefficients $0, \ldots, n/2$, one more than our layer (the highest frequency). With
@@ -754,7 +782,8 @@ print("rfft keeps", torch.fft.rfft(x).shape[0], "coefficients; our layer keeps",
 # > Even if there is no need to deploy trained models to a different device, what are
 # > the practical benefits of storing model parameters?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # Saved parameters let you resume after a crash or a time limit, keep the best model
 # seen during training (early stopping), compare or average checkpoints, fine-tune
 # later or on another task, and reproduce and share results without retraining. The
@@ -810,7 +839,8 @@ assert not same
 print("resumed without the optimizer state, bit for bit:", same)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Without the optimizer state the momentum restarts from zero, and the run drifts
 # away from the uninterrupted one. (`utils.save_checkpoint` packs the same two
 # dictionaries plus extras, and writes the file atomically; see the chapter.)
@@ -822,7 +852,8 @@ print("resumed without the optimizer state, bit for bit:", same)
 # > network of a different architecture. How would you go about using, say the first
 # > two layers from a previous network in a new network?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # A `state_dict` is a dictionary, so we pick the entries we want, rename them to the
 # new model's names if needed, and load them with `strict=False`. The call reports
 # which keys it did *not* fill, which we assert to be exactly the new parts. Here the
@@ -865,7 +896,8 @@ print("shared part gives identical outputs:", torch.equal(new.body(X), old[:4](X
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The body reproduces the old network's first four modules exactly, and only the new
 # head was left at its random initialization. To fine-tune only the head, set
 # `requires_grad_(False)` on `new.body.parameters()` (exercise 4 did this for
@@ -877,7 +909,8 @@ print("shared part gives identical outputs:", torch.equal(new.body(X), old[:4](X
 # > How would you go about saving the network architecture and parameters? What
 # > restrictions would you impose on the architecture?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # **Why not pickle the whole model?** `torch.save(net)` seems to save everything, but
 # a pickle stores a *reference* to the class (module and name), not its code. Loading
 # needs that class importable under the same name, and it needs
@@ -920,7 +953,8 @@ assert caught is not None and "TinyNet" in str(caught)
 print("without the class, even weights_only=False fails:", type(caught).__name__)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A `state_dict` has the same dependence, only explicit: it holds names and tensors,
 # nothing that says how to compute with them.
 # :::
@@ -931,7 +965,8 @@ print({k: tuple(v.shape) for k, v in sd.items()})
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **A practical recipe.** Save a small configuration (plain numbers and strings) next
 # to the `state_dict`, and keep a builder function in your code that turns the
 # configuration into a model. Both parts load with `weights_only=True`, and the code
@@ -965,7 +1000,8 @@ print("config:", state["config"], "| rebuilt model gives identical outputs: True
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Saving the computation itself.** Tools such as `torch.export` (with
 # `torch.export.save`) and ONNX record the forward pass as a graph of tensor
 # operations that loads without the Python class. The restriction is that the forward
@@ -1002,7 +1038,8 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The MLP becomes a fixed list of operations (a placeholder for the input, five module
 # calls, an output). The `while` loop cannot be captured, because how often it runs
 # depends on the numbers in `X`, which a graph built without data does not know.
@@ -1018,7 +1055,8 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 # > see the difference in speed between a CPU and a GPU. What about a task with a small
 # > number of calculations?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # The table below times one $n \times n$ matrix product on the CPU and, when the
 # machine has one, on the GPU (best of several runs, waiting for the GPU to finish
 # before stopping the clock), and converts it to a rate of floating-point operations
@@ -1053,7 +1091,8 @@ for (n, _), P in products.items():
 print("every device computed the same products (within float tolerance)")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # We assert only what holds everywhere: each device computes the same products up to
 # rounding. The speeds are not asserted, not even the CPU's low rate for tiny
 # products: while writing this answer on a heavily loaded machine, an assert that the
@@ -1068,7 +1107,8 @@ print("every device computed the same products (within float tolerance)")
 #
 # > How should we read and write model parameters on the GPU?
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # A `state_dict` holds the model's own tensors, on the model's device, and `torch.save`
 # records that device in the file. Two rules follow. When loading, pass `map_location`
 # to put the tensors where you want them: a file saved on a GPU otherwise fails to load
@@ -1096,7 +1136,8 @@ assert torch.equal(fresh(X), net(X))
 print("loaded to the CPU, copied back onto the model's device, identical outputs: True")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Writing parameters in place follows the chapter's rule, inside `torch.no_grad()`,
 # and the new values must be on the parameter's device: `param.copy_(values)` moves
 # them if needed, while `param.data = values` would quietly replace the tensor,
@@ -1110,7 +1151,8 @@ print("loaded to the CPU, copied back onto the model's device, identical outputs
 # > time. Compare it with keeping a log on the GPU and transferring only the final
 # > result.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # `.item()` copies one number to Python. On a GPU it must also wait until every
 # queued operation has finished, so calling it in each iteration turns a pipeline
 # (the CPU queues work while the GPU computes) into lock-step. Keeping the norms on
@@ -1145,7 +1187,8 @@ def timed(fn):
 
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # On the CPU we run this experiment on one thread. Products this small gain nothing
 # from a second thread, and on a busy machine, waiting for that thread to be scheduled
 # after every tiny operation can take far longer than the arithmetic; that would
@@ -1170,7 +1213,8 @@ np.testing.assert_allclose(norms_each, norms_dev, rtol=1e-5)
 print("both versions log the same norms:", len(norms_each) == len(norms_dev) == 1000)
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The two logs are identical, so the choice only affects speed, and on a GPU the
 # one-transfer version is the one to write. (As with exercise 13, the timings are not
 # asserted.)
@@ -1181,7 +1225,8 @@ print("both versions log the same norms:", len(norms_each) == len(norms_dev) == 
 # > Measure how much time it takes to perform two matrix-matrix multiplications on
 # > two GPUs at the same time. Compare it with computing in sequence on one GPU.
 #
-# :::{dropdown} Answer
+# :::{admonition} Answer
+# :class: dropdown
 # This needs two GPUs, which the CI machine does not have, so the answer here is the
 # reasoning plus code that runs only where it can. CUDA calls are asynchronous: the
 # CPU queues a product on `cuda:0`, returns immediately, queues one on `cuda:1`, and
@@ -1205,7 +1250,8 @@ else:
     print(f"{torch.cuda.device_count()} CUDA device(s): this experiment needs two")
 
 # %% [markdown]
-# :::{dropdown} Answer, continued
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With fewer than two GPUs the cell only reports that it needs two, and nothing is
 # asserted.
 # :::

@@ -21,10 +21,10 @@ def test_the_question_stays_open_and_the_answer_folds():
     text = "## 3. Audio\n\n> What does a stride of 2 mean?\n\nIt halves the rate.\n"
     folded = fold.fold_markdown(text)
     assert folded == ("## 3. Audio\n\n> What does a stride of 2 mean?\n\n"
-                      ":::{dropdown} Answer\nIt halves the rate.\n:::")
+                      ":::{admonition} Answer\n:class: dropdown\nIt halves the rate.\n:::")
     assert fold.fold_markdown(folded) == folded                   # idempotent
     assert fold.fold_markdown("More prose.") == \
-        ":::{dropdown} Answer, continued\nMore prose.\n:::"
+        ":::{admonition} Answer, continued\n:class: dropdown\nMore prose.\n:::"
     assert fold.fold_markdown("## 4. Only a heading\n\n> and a question") == \
         "## 4. Only a heading\n\n> and a question"
 
@@ -32,7 +32,7 @@ def test_the_question_stays_open_and_the_answer_folds():
 def test_headings_inside_code_fences_do_not_cut_the_answer():
     text = "## 1. Q\n\n> q?\n\nSee:\n\n```python\n# a comment\nx = 1\n```\n\nDone."
     folded = fold.fold_markdown(text)
-    assert folded.count(":::{dropdown}") == 1 and folded.endswith("Done.\n:::")
+    assert folded.count(":::{admonition}") == 1 and folded.endswith("Done.\n:::")
 
 
 def test_only_asserts():

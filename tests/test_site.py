@@ -330,3 +330,86 @@ def test_screenshots(visit: PageVisit) -> None:
         visit.page.screenshot(path=str(out), full_page=True,
                               clip={"x": 0, "y": 0, "width": 1280, "height": min(height, 4000)})
         assert out.stat().st_size > 10_000
+
+
+def _luminance(rgb: str) -> float:
+    """Relative luminance (0 black, 1 white) of a CSS ``rgb(...)``/``rgba(...)`` colour."""
+    r, g, b = (int(v) / 255 for v in re.findall(r"[\d.]+", rgb)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# Corner pixels of every figure in a page's outputs: a transparent PNG would show its
+# black axes and text on the dark theme's background.
+FIGURE_CORNERS = r"""() => Array.from(document.querySelectorAll('.cell_output img'))
+  .filter(img => img.complete && img.naturalWidth > 0).map(img => {
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return {src: img.src.split('/').pop(), alpha: ctx.getImageData(1, 1, 1, 1).data[3]};
+  })"""
+
+
+def test_dark_mode_switches_and_figures_stay_readable(visit: PageVisit) -> None:
+    """The theme's toggle gives a dark page; figures keep an opaque light background."""
+    chapter = "chapters/05_lenet.html"
+    assert not visit.open(chapter)
+    page = visit.page
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    assert _luminance(page.evaluate(background)) > 0.8          # light by default
+    for _ in range(3):                                           # auto -> light -> dark
+        if page.evaluate("() => document.documentElement.dataset.theme") == "dark":
+            break
+        page.locator(".theme-switch-button").first.click()
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    assert _luminance(page.evaluate(background)) < 0.2
+    text = "() => getComputedStyle(document.querySelector('main p')).color"
+    assert _luminance(page.evaluate(text)) > 0.6                 # light text on it
+    corners = page.evaluate(FIGURE_CORNERS)
+    assert corners, "no figures found on the chapter page"
+    transparent = [c["src"] for c in corners if c["alpha"] < 255]
+    assert not transparent, f"figures with a transparent background: {transparent}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "chapter-dark.png"),
+                    clip={"x": 0, "y": 0, "width": 1280, "height": 2400}, full_page=True)
+    page.evaluate("() => localStorage.removeItem('theme')")     # later visits: default
+
+
+def test_phone_width_scrolls_no_text_sideways(browser: object, base_url: str) -> None:
+    """At 390 px the text fits; a wide table or code block scrolls in its own box."""
+    tab = PageVisit(browser, base_url)
+    tab.context.close()
+    tab.context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      device_scale_factor=2, is_mobile=True)
+    tab.context.route("**/*", tab._route)
+    try:
+        failures = []
+        for path in ("intro.html", "chapters/01_convolution.html",
+                     "chapters/06_batch_norm.html", "appendix/from_d2l.html"):
+            assert not tab.open(path), path
+            state = tab.page.evaluate(r"""() => {
+              const wide = el => el.scrollWidth > el.clientWidth + 1;
+              const scrolls = el => {
+                for (let e = el.parentElement; e; e = e.parentElement) {
+                  const o = getComputedStyle(e).overflowX;
+                  if ((o === 'auto' || o === 'scroll') && e.clientWidth <= innerWidth)
+                    return true;
+                }
+                return false;
+              };
+              const boxes = Array.from(document.querySelectorAll('main table, main pre'));
+              return {page: document.documentElement.scrollWidth, view: innerWidth,
+                      loose: boxes.filter(b => b.offsetWidth > innerWidth && !scrolls(b))
+                                  .map(b => b.tagName + ': ' + b.innerText.slice(0, 40))};
+            }""")
+            if state["page"] > state["view"] + 1:
+                failures.append(f"{path}: the page is {state['page']} px wide in a "
+                                f"{state['view']} px viewport")
+            if state["loose"]:
+                failures.append(f"{path}: wide boxes without their own scroll: "
+                                f"{state['loose']}")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        tab.page.screenshot(path=str(SHOTS / "phone.png"))
+        assert not failures, "\n".join(failures)
+    finally:
+        tab.context.close()

@@ -3,14 +3,15 @@
     python tools/fold_answers.py [NOTEBOOK ...]
 
 In every exercise notebook (default: exercises/*.ipynb), after the first ``##``
-heading: the prose of each answer goes into a ``{dropdown}`` (the heading and
+heading: the prose of each answer goes into a folded admonition (the heading and
 the quoted question stay open), and each code cell gets the ``hide-input`` tag
 (its source folds; its output, the checked result, stays). In chapters and
 appendix pages, a code cell made only of ``assert`` statements gets
 ``hide-input`` too: the checks stay executed, the page shows one fold instead of
 a wall of asserts. Only sources and tags change, never outputs, so nothing
 needs re-executing; running it twice changes nothing. Edit answers as usual:
-the dropdown is plain MyST (``:::{dropdown} Answer`` ... ``:::``).
+the fold is a plain MyST admonition with sphinx-togglebutton's ``dropdown``
+class (``:::{admonition} Answer``, ``:class: dropdown``, ..., ``:::``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OPEN = ":::{dropdown} Answer"
+OPEN = ":::{admonition} Answer"
+DROPDOWN = ":class: dropdown"
 CLOSE = ":::"
 FOLDED = "hide-input"
 
@@ -63,7 +65,7 @@ def fold_markdown(text: str) -> str:
         out += keep
         if body:
             label = OPEN if keep else OPEN + ", continued"
-            out += ([""] if keep else []) + [label] + body + [CLOSE]
+            out += ([""] if keep else []) + [label, DROPDOWN] + body + [CLOSE]
         if piece is not pieces[-1]:
             out.append("")
     return "\n".join(out)
