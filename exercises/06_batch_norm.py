@@ -127,14 +127,17 @@ print(lenet_with(bn2d, bn1d, where="after")()[:7])
 # > Should we remove the bias parameter from the fully connected layer or the
 # > convolutional layer before the batch normalization? Why?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Yes. A bias adds the same constant to every value of a channel, so it raises the
 # batch mean by exactly that constant, and subtracting the mean removes it again; the
 # variance does not change at all. In training mode the output cannot depend on the
 # bias, so the gradient of the loss with respect to it is zero and SGD never moves
 # it. The BN shift $\beta$ does the bias's job. To check, we give a copy of a BN LeNet
 # very different biases in the layers followed by BN:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 utils.seed_everything(0)
 net_a = lenet_with(bn2d, bn1d)()
 net_b = copy.deepcopy(net_a)
@@ -151,11 +154,14 @@ print("training mode: same output with different biases (within 1e-5)")
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The gradients say the same: every bias followed by BN gets a gradient that is zero up
 # to float rounding, thousands of times smaller than the gradients of the weights of the
 # same layers. In float64 the rounding shrinks, and so do these gradients:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def bias_and_weight_grads(net, X, y):
     net.zero_grad()
     F.cross_entropy(net(X), y).backward()
@@ -172,12 +178,15 @@ print("float64: largest bias gradient < 1e-10:", bias64 < 1e-10,
 assert bias32 / weight32 < 1e-3 and bias64 < 1e-10 < 1e-4 < weight64
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # In evaluation mode the bias is cancelled only as well as the running mean has
 # learned it. After the single training-mode pass above (the gradient checks ran on
 # copies) the two networks disagree; after 200 more passes over the same batch, when
 # the running means have converged, they agree again.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 net_a.eval()
 net_b.eval()
 print("eval mode now, same output:", torch.allclose(net_a(X), net_b(X), atol=1e-4))
@@ -192,11 +201,14 @@ print("eval mode after 200 more passes, same output:",
       torch.allclose(net_a(X), net_b(X), atol=1e-4))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The saving is small in parameters (one per channel or feature) but free, and it
 # removes a parameter that does nothing. It is the standard practice: the convolutions
 # of the book's ResNet block are built with `bias=False`.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 wasted = sum(net_a[i].bias.numel() for i in before_bn)
 total = sum(p.numel() for p in net_a.parameters())
 print(f"useless biases in BN LeNet: {wasted} of {total:,} parameters "
@@ -212,6 +224,8 @@ print("utils.Residual convolutions have no bias:",
 # > the increase in validation accuracy. How large can you make the learning rate
 # > before the optimization fails in both cases?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The chapter's section "What batch normalization buys, measured" sweeps rates from
 # 0.1 to 3 on a longer budget. Here we look past its upper end, where optimization
 # starts to fail: both networks at learning rates 1, 3, 10 and 30, on this notebook's
@@ -219,8 +233,9 @@ print("utils.Residual convolutions have no bias:",
 # training loss, which says how far optimization got: a constant guess scores
 # $\ln 10 \approx 2.30$; a network that ends near it has not started to learn, and one
 # that ends clearly above it does worse than a constant guess: optimization failed.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 rates = (1.0, 3.0, 10.0, 30.0)
 arms = {"LeNet": lenet_with(), "LeNet + BN": lenet_with(bn2d, bn1d)}
@@ -231,6 +246,8 @@ print("mean final training loss:",
        for name in arms for lr in rates})
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # What the table says, checked by the next cell for every seed: with batch
 # normalization, every rate up to 10 learns (validation accuracy far above chance, the
 # training loss far below the constant guess), and at 30 optimization fails (the
@@ -238,8 +255,9 @@ print("mean final training loss:",
 # budget: up to 10 the loss ends within 0.3 of the constant guess, on the plateau that
 # the chapter traced to the offsets between layers, and at 30 it ends more than 1
 # above it.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 plain, bn = sweep["LeNet"], sweep["LeNet + BN"]
 for lr in (1.0, 3.0, 10.0):
     assert min(bn[lr].scores("val")) > 0.4, bn[lr].summary()
@@ -253,7 +271,7 @@ slower, slower_se = utils.gain(bn[10.0].scores("val"), bn[1.0].scores("val"))
 assert min(final_losses(bn[10.0])) > max(final_losses(bn[1.0]))   # lr 10: less progress
 assert slower > 0, (slower, slower_se)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for lr in rates:
     utils.glue(f"bn_val_{lr:g}", bn[lr].mean("val"))
@@ -265,10 +283,13 @@ utils.glue("slower", slower)
 utils.glue("slower_se", slower_se)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The figure shows the accuracy against the rate (left) and, for "the increase in
 # validation accuracy", its rise epoch by epoch (right, the mean over the seeds):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
 for k, name in enumerate(arms):
     axes[0].plot(rates, [sweep[name][lr].mean("val") for lr in rates], "-s",
@@ -296,6 +317,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So, on this budget:
 #
 # - **Without BN, no rate we tried works.** Plain LeNet's best validation accuracy in
@@ -324,8 +347,9 @@ plt.show()
 # following steps smaller in relative terms: the effective step size regulates itself.
 # The last linear layer and the $\gamma$, $\beta$ have no such protection, which is a
 # likely place for the largest learning rate to break.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 utils.seed_everything(0)
 conv, bn_layer = nn.Conv2d(1, 6, 5), nn.BatchNorm2d(6)
 X = torch.rand(32, 1, 28, 28)
@@ -353,13 +377,16 @@ assert same and abs(ratio - 0.1) < 1e-3 and cosine > 0.9999
 # > Do we need batch normalization in every layer? Experiment with it. Should it go
 # > before or after the activation?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Four placements: BN before every sigmoid (the chapter's choice, trained in exercise 2),
 # BN after every sigmoid, BN only after the two convolutions, BN only after the two
 # hidden linear layers. Each is trained at the rates of `GRID` from every seed; each
 # gets the rate with its best mean validation accuracy, and those configurations are
 # scored once on the test set.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 placements = {"after sigmoid, all layers": lenet_with(bn2d, bn1d, where="after"),
               "convolutions only": lenet_with(bn2d, None),
@@ -367,7 +394,7 @@ placements = {"after sigmoid, all layers": lenet_with(bn2d, bn1d, where="after")
 grids = {"before sigmoid, all layers": {lr: bn[lr] for lr in GRID}}
 grids.update({name: train_grid(make, name) for name, make in placements.items()})
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 placed = {name: chosen(grid) for name, grid in grids.items()}
 bn_ref = placed["before sigmoid, all layers"]   # the reference of exercises 3, 5, 6 and 8
@@ -379,6 +406,8 @@ for name, runs in placed.items():
           f"loss {statistics.fmean(final_losses(runs)):.3f}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # One placement needs a closer look. With BN only in the linear layers the training loss
 # ends lower than with BN only in the convolutions, but the validation accuracy stays
 # below full BN's. Accuracy is measured in evaluation mode, with the running
@@ -386,8 +415,9 @@ for name, runs in placed.items():
 # to test whether they lag behind the final weights: recompute them with the final
 # weights, as plain averages over 20 training batches (`utils.recompute_bn_statistics`,
 # the chapter's function), and score again.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 recomputed = {}
 for name in ("before sigmoid, all layers", "linear layers only"):
@@ -406,7 +436,7 @@ lin_seed_gains = [b - a for a, b in zip(placed["linear layers only"].scores("val
 print(f"recomputing gains: linear layers only {lin_fix:+.3f} ± {lin_fix_se:.3f}, "
       f"all layers {full_fix:+.3f} ± {full_fix_se:.3f}")
 
-# %%
+# %% tags=["hide-input"]
 test = {name: runs.scores("test") for name, runs in placed.items()}
 conv_gap, conv_se = utils.gain(test["convolutions only"],
                                test["before sigmoid, all layers"])
@@ -421,7 +451,7 @@ assert placed["linear layers only"].mean("val") < bn_ref.mean("val")
 assert lin_fix > full_fix + 0.03, (lin_seed_gains, full_fix)
 assert abs(side_gain) < max(3 * side_se, 0.05), (side_gain, side_se)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("conv_gap", conv_gap)
 utils.glue("conv_se", conv_se)
@@ -432,6 +462,8 @@ utils.glue("side_gain", side_gain)
 utils.glue("side_se", side_se)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # What the tables show, each statement asserted in the cell above:
 #
 # - **Every placement learns** within the budget (every run's training loss ends well
@@ -455,15 +487,19 @@ utils.glue("side_se", side_se)
 #   arguments are qualitative: before the activation (the original paper's choice) the
 #   sigmoid receives inputs on a controlled scale; after it, the *next* layer receives
 #   standardized inputs. Both are used in practice.
+# :::
 #
 # ## 4. Batches of one and two
 #
 # > What happens with a batch of one example? Of two?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # With one example per channel there is no variance to compute, and PyTorch refuses in
 # training mode:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 caught = None
 try:
     nn.BatchNorm1d(4)(torch.randn(1, 4))
@@ -471,18 +507,21 @@ except ValueError as err:
     caught = err
 assert caught is not None and "Expected more than 1 value per channel" in str(caught)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 print(type(caught).__name__ + ":", str(caught))    # PyTorch's wording may change
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The limit is *values per channel*, not examples. A convolutional layer computes its
 # statistics over the positions too, so `BatchNorm2d` accepts a single image as long as
 # it has more than one pixel (then it standardizes each channel over that one image),
 # and refuses a 1x1 feature map. Evaluation mode accepts anything, since it uses the
 # running statistics:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print("BatchNorm2d, one 4x4 image:", tuple(nn.BatchNorm2d(3)(torch.randn(1, 3, 4, 4)).shape))
 caught = None
 try:
@@ -495,13 +534,16 @@ print("BatchNorm1d in eval mode, one example:",
       tuple(nn.BatchNorm1d(4).eval()(torch.randn(1, 4)).shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With two examples the batch mean is their midpoint and the standard deviation half
 # their distance $d$, so each output is $\pm\frac{d/2}{\sqrt{d^2/4 + \epsilon}}$:
 # practically $+1$ for the larger value and $-1$ for the smaller one, unless the two
 # values are within about $\sqrt{\epsilon}$ of each other. The layer keeps only *which
 # of the two examples is larger*, feature by feature:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 utils.seed_everything(0)
 X = torch.randn(2, 6)
 Y = nn.BatchNorm1d(6)(X).detach()
@@ -513,22 +555,28 @@ assert torch.equal(torch.sign(Y[0]), torch.sign(d))
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Training with such tiny batches therefore feeds the next layer almost binary,
 # very noisy signals, and the running statistics average over batches whose
 # statistics say little about the data. That is why BN needs a reasonable batch size
 # (tens of examples), and why batch-independent normalizations (exercise 9) exist.
+# :::
 #
 # ## 5. A "lite" batch normalization
 #
 # > Implement a "lite" version of batch normalization that only removes the mean, or
 # > alternatively one that only removes the variance. How does it behave?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # One module with two switches. `center` subtracts the batch mean; `scale` divides by
 # the batch standard deviation (computed around the mean, as in full BN, but without
 # subtracting it). Both keep running statistics for evaluation and learn $\gamma$ and
 # $\beta$. With both switches on it must equal `nn.BatchNorm`, which we check first.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class LiteBatchNorm(nn.Module):
     """Batch normalization that only centers, only scales, or does both."""
 
@@ -568,11 +616,14 @@ print("LiteBatchNorm(center=True, scale=True) equals nn.BatchNorm2d in both mode
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # (`a.lerp_(b, w)` computes `a + w * (b - a)` in place, which is PyTorch's running
 # update `(1 - w) * a + w * b`.) The two lite variants, each at its best rate of the
 # grid, against full BN and plain LeNet from exercise 2:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 def lite(center, scale):
     return lambda n: LiteBatchNorm(n, center=center, scale=scale)
@@ -592,7 +643,7 @@ for name, runs in lite_runs.items():
     print(f"{name:<12} lr {runs.config['lr']:<3g} val {runs.summary('val')}  test "
           f"{runs.summary('test')}  mean train loss {loss:.3f}")
 
-# %%
+# %% tags=["hide-input"]
 center_gap, center_se = utils.gain(lite_runs["center only"].scores("test"),
                                    bn_ref.scores("test"))
 assert min(lite_runs["center only"].scores("test")) > 0.4       # centering alone learns
@@ -603,13 +654,16 @@ for lr, runs in lite_grids["scale only"].items():               # scaling alone 
     assert max(runs.scores("val")) < 0.25, (lr, runs.scores("val"))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The offsets that the chapter measured at the top of its page help explain the result.
 # We repeat that measurement here, on a fresh plain LeNet from every seed: the median
 # over the channels (or features) of each layer of $|\text{mean}| / \text{std}$ of its
 # outputs over a batch, the size of the part shared by all examples relative to the
 # part that differs between them.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def offset_to_spread(net, X):
     """Median over channels of |mean| / std of each conv/hidden linear output."""
     ratios = []
@@ -629,7 +683,7 @@ for seed in profile.seeds:
     offsets.append(offset_to_spread(lenet_with()(), X))
 linear_offsets = [r for per_seed in offsets for r in per_seed[2:]]   # the two linear layers
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for seed, per_seed in zip(profile.seeds, offsets):
     print(f"seed {seed}: median |mean| / std per layer (conv, conv, linear, linear):",
@@ -641,11 +695,13 @@ utils.glue("center_se", center_se)
 utils.glue("scale_loss", min(loss for runs in lite_grids["scale only"].values()
                              for loss in final_losses(runs)))
 
-# %%
+# %% tags=["hide-input"]
 assert min(linear_offsets) > 10, offsets
 assert all(per_seed[2] > per_seed[0] and per_seed[3] > per_seed[0] for per_seed in offsets)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Centering does most of the work: the center-only network learns, though more slowly
 # than full BN (a higher training loss on every seed, and a test accuracy lower by
 # {glue:text}`center_gap:.3f` ± {glue:text}`center_se:.3f`), while the scale-only
@@ -657,8 +713,9 @@ assert all(per_seed[2] > per_seed[0] and per_seed[3] > per_seed[0] for per_seed 
 # up, and the sigmoids receive inputs far out in their flat tails. The next cell counts,
 # for a fresh network of each kind and every seed, the fraction of sigmoid inputs
 # beyond $\pm 5$ (where the sigmoid's slope is below 0.007), sigmoid by sigmoid:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def saturation(net, X):
     """Per sigmoid: fraction of its inputs with |z| > 5."""
     fractions = []
@@ -680,37 +737,43 @@ for name, make in kinds.items():
         utils.seed_everything(seed)
         saturated[name, seed] = saturation(make(), X)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for (name, seed), fractions in saturated.items():
     print(f"{name:<12} seed {seed}: saturated fraction per sigmoid "
           f"{[round(f, 2) for f in fractions]}")
 
-# %%
+# %% tags=["hide-input"]
 for seed in profile.seeds:
     assert max(saturated["scale only", seed]) > 0.2
     for name in ("no BN", "center only", "full BN"):
         assert max(saturated[name, seed]) < 0.01, (name, seed)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Only the scale-only network starts with a large share of saturated sigmoid inputs, in
 # its deeper layers, for every seed: those units pass back almost no gradient and output
 # nearly binary values, a likely reason why its training goes off the rails. (Plain
 # LeNet's inputs are not saturated; its problem is the offset that makes all examples
 # look alike, which centering removes.) Both switches matter in general, but for this
 # network centering is the one that cannot be left out.
+# :::
 #
 # ## 6. Fixing $\gamma$ and $\beta$, and what they learn
 #
 # > Fix the parameters $\gamma$ and $\beta$. Observe and analyze the results.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # `affine=False` gives a BN layer without $\gamma$ and $\beta$, i.e. fixed at 1 and 0.
 # Every sigmoid then receives inputs with mean 0 and variance 1 (over the batch), so
 # it works in its nearly linear middle range, $\sigma(z) \approx \frac12 + \frac z4$,
 # and cannot choose to saturate or to shift its operating point. We train it on the
 # grid like the others and compare it with full BN at their chosen rates:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 fixed_make = lenet_with(lambda n: nn.BatchNorm2d(n, affine=False),
                         lambda n: nn.BatchNorm1d(n, affine=False))
@@ -728,13 +791,15 @@ utils.glue("fixed_se", fixed_se)
 utils.glue("fixed_loss_gap", loss_gap)
 utils.glue("fixed_loss_se", loss_se)
 
-# %%
+# %% tags=["hide-input"]
 assert sum(p.numel() for p in fixed_make().parameters()) == 61_706  # as plain LeNet
 assert min(fixed.scores("test")) > 0.5                              # it learns
 assert loss_gap > 2 * loss_se, (loss_gap, loss_se)                  # higher training loss
 assert abs(fixed_gain) < max(3 * fixed_se, 0.05), (fixed_gain, fixed_se)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The network still learns: most of the benefit comes from the normalization itself.
 # Its training loss ends higher than with learned $\gamma$ and $\beta$, by
 # {glue:text}`fixed_loss_gap:.3f` ± {glue:text}`fixed_loss_se:.3f`, which fits the
@@ -746,8 +811,9 @@ assert abs(fixed_gain) < max(3 * fixed_se, 0.05), (fixed_gain, fixed_se)
 #
 # What did the free $\gamma$ and $\beta$ learn? All 452 of them, layer by layer, in the
 # BN LeNet of every seed:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 bn_layers = {r.seed: [m for m in r.net if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
              for r in bn_ref}
 first = bn_layers[bn_ref.seeds[0]]
@@ -755,7 +821,7 @@ print("BN layers:", [m.num_features for m in first],
       " gamma and beta values:", 2 * sum(m.num_features for m in first))
 assert 2 * sum(m.num_features for m in first) == 452
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 for k in range(len(first)):
     label = f"BN {k + 1} ({first[k].num_features})"
@@ -771,7 +837,7 @@ axes[0].legend(fontsize=9)
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 print(f"{'seed':<6}{'layer':<7}{'gamma mean':>11}{'gamma std':>10}{'beta mean':>10}"
       f"{'beta std':>9}")
@@ -781,7 +847,7 @@ for seed, layers in bn_layers.items():
         print(f"{seed:<6}BN {k + 1:<4}{g.mean():>11.3f}{g.std():>10.3f}{b.mean():>10.3f}"
               f"{b.std():>9.3f}")
 
-# %%
+# %% tags=["hide-input"]
 for layers in bn_layers.values():
     gammas = torch.cat([m.weight.detach().cpu() for m in layers])
     mean_gamma = [m.weight.mean().item() for m in layers]
@@ -792,26 +858,32 @@ for layers in bn_layers.values():
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The histograms and the table show what the free parameters were used for, asserted
 # above for every seed: on average $\gamma$ grew above its initial 1, most in the first
 # and the last normalization layer, and larger $\gamma$ means steeper, more nonlinear
 # use of the sigmoid, exactly what the fixed version could not do. The first layer's
 # $\gamma$ and $\beta$ spread wider than those of the 120-feature layer, which moved
 # least within this short budget.
+# :::
 #
 # ## 7. Freezing batch normalization for fine-tuning
 #
 # > When fine-tuning a trained network on little data, how do you freeze the batch
 # > normalization statistics, and how do you check that they stay frozen?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Small fine-tuning batches give poor estimates of the mean and variance, and we
 # usually want to keep the statistics the network was trained with. Two separate
 # things must be frozen: the running statistics are updated by *every forward pass in
 # training mode* (`requires_grad` has nothing to do with them), while $\gamma$ and
 # $\beta$ are updated by the optimizer. So put the BN layers, and only them, in
 # evaluation mode, and stop the gradients of their parameters:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def freeze_batch_norm(net):
     """Eval mode and no gradients for every BN layer; other layers are untouched."""
     for m in net.modules():
@@ -848,13 +920,16 @@ def changed(before, net):
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # `utils.train` calls `net.train()` at the start of every epoch, which would switch the
 # BN layers back to training mode; that is why `fine_tune` is a short loop of its own.
 # We fine-tune three copies of a trained network (the BN LeNet of exercise 3, first
 # seed): with BN frozen, with only `requires_grad_(False)` on its parameters, and as a
 # plain `net.train()`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 trained = bn_ref.runs[0].net
 results = {}
 for how in ("frozen", "requires_grad only", "train mode"):
@@ -873,22 +948,27 @@ print(f"{'changed?':<20}" + "".join(f"{k:>14}" for k in results["frozen"]))
 for how, c in results.items():
     print(f"{how:<20}" + "".join(f"{str(v):>14}" for v in c.values()))
 
-# %%
+# %% tags=["hide-input"]
 assert results["frozen"] == {"running mean": False, "running var": False,
                              "BN1 gamma": False, "conv1 weight": True}
 assert results["requires_grad only"]["running mean"]      # the classic mistake
 assert results["train mode"]["BN1 gamma"] and results["train mode"]["running var"]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Only the first row keeps the statistics and the affine parameters fixed while the
 # convolution weights keep learning. The
 # middle row is the classic mistake: with `requires_grad_(False)` alone, the running
 # statistics still drift toward the fine-tuning batches.
+# :::
 #
 # ## 8. Can batch normalization replace dropout?
 #
 # > Can you replace dropout by batch normalization? How does the behavior change?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Partly, in one respect. In training mode BN adds noise of its own: an example's
 # output depends on which other examples share its batch, like dropout's random masks;
 # this noise disappears in evaluation mode, again like dropout. But the amount is not a
@@ -896,8 +976,9 @@ assert results["train mode"]["BN1 gamma"] and results["train mode"]["running var
 # fixed test images, surrounded by 20 different random sets of batch mates drawn from
 # a pool of 1,024 training images, and the standard deviation of their logits across
 # those 20 batches.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 probe = copy.deepcopy(trained).train()     # a copy: the running statistics stay intact
 pool = torch.cat([X for _, (X, _) in zip(range(16), train_iter)]).to(device)   # 1,024
@@ -917,18 +998,21 @@ for b, s in noise.items():
     print(f"batch {b:>3}: std of the logits across batch mates {s:.3f}")
 print("eval mode: ", eval_noise)
 
-# %%
+# %% tags=["hide-input"]
 assert len(pool) == 1024
 assert noise[4] > noise[64] > noise[256] and eval_noise == 0.0
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # That the noise exists does not show that it *regularizes*, i.e. that it narrows the
 # gap between training and held-out accuracy. Measuring that needs a budget on which
 # the network overfits, and ours is not one: here are the training accuracies of the BN
 # runs of exercise 3 (in evaluation mode, on their training images) next to their
 # validation accuracies.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 train_scores = bn_ref.score("train", train_iter)
 gaps = [t - v for t, v in zip(train_scores, bn_ref.scores("val"))]
@@ -937,10 +1021,12 @@ print("train accuracy:", [round(v, 3) for v in train_scores],
 print("train minus val:", [round(g, 3) for g in gaps])
 utils.glue("bn_gap", statistics.fmean(gaps))
 
-# %%
+# %% tags=["hide-input"]
 assert abs(statistics.fmean(gaps)) < 0.05, gaps
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The training and validation accuracies differ by {glue:text}`bn_gap:.3f` on average:
 # nothing overfits in this budget, so a regularizer has nothing to fix, and this
 # notebook makes no claim that BN's noise regularizes. What can be said without a
@@ -951,8 +1037,9 @@ assert abs(statistics.fmean(gaps)) < 0.05, gaps
 # the book's ResNet-18 contains no dropout layer at all. The two can be combined, but
 # dropout in front of a BN layer changes the variance that BN sees between training
 # and evaluation, so the combination needs care.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print("dropout layers in utils.resnet18():",
       sum(isinstance(m, nn.Dropout) for m in utils.resnet18().modules()))
 
@@ -963,6 +1050,8 @@ print("dropout layers in utils.resnet18():",
 # > does it compute statistics, and how does it differ from batch normalization at test
 # > time?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The chapter's section "Layer normalization" answers the first half: for an input
 # `(batch, channels, height, width)`, batch norm computes one mean and variance per
 # channel over axes `(0, 2, 3)`, layer norm one per *example* over axes `(1, 2, 3)`; it
@@ -970,8 +1059,9 @@ print("dropout layers in utils.resnet18():",
 # fact from the outputs instead: after layer norm every example has mean 0 and variance
 # 1 over its own values; after batch norm (in training mode) every channel has them over
 # the batch and the positions.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 utils.seed_everything(0)
 X = torch.randn(4, 3, 5, 5) * 2 + 1
 ln, bn_norm = nn.LayerNorm([3, 5, 5]), nn.BatchNorm2d(3)
@@ -987,6 +1077,8 @@ print("LayerNorm gamma shape:", tuple(ln.weight.shape), " BatchNorm2d gamma shap
       tuple(bn_norm.weight.shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The second half, the test time: batch norm switches from the batch's statistics to
 # its running ones, so the same input gives different outputs in the two modes; layer
 # norm keeps no running statistics and computes the same function in both. A batch of
@@ -995,8 +1087,9 @@ print("LayerNorm gamma shape:", tuple(ln.weight.shape), " BatchNorm2d gamma shap
 # `nn.LayerNorm` learns one $\gamma$ and $\beta$ per *element* of the normalized shape;
 # `nn.GroupNorm(1, C)` is the variant with one pair per channel, and at initialization
 # it computes the same function.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print("LayerNorm buffers:", [name for name, _ in ln.named_buffers()],
       " BatchNorm2d buffers:", [name for name, _ in bn_norm.named_buffers()])
 same_ln = torch.equal(ln.train()(X), ln.eval()(X))
@@ -1011,13 +1104,16 @@ print("GroupNorm(1, 3) equals LayerNorm([3, 5, 5]) at initialization; affine par
 assert same_ln and not same_bn
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The PyTorch documentation of the BN layers lists a few more uses of the same idea:
 # `nn.BatchNorm1d` also accepts sequences `(batch, channels, length)` and then
 # normalizes each channel over batch and length; `nn.BatchNorm3d` does the same for
 # volumes; `nn.SyncBatchNorm` computes the statistics across all GPUs of a data-parallel
 # job, so the effective batch is the global one. The first is a one-line check:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(4, 3, 7)
 Y = nn.BatchNorm1d(3)(X)
 mean = X.mean(dim=(0, 2), keepdim=True)
@@ -1032,13 +1128,16 @@ print("BatchNorm1d on (batch, channels, length): statistics over axes (0, 2)")
 # > estimate, and why should you probably not? What about other compact matrix variants
 # > (block-diagonal, low-displacement rank, Monarch), or sparsification as a regularizer?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # **Probability integral transform.** Replacing each value by its rank within the batch
 # (its empirical CDF) makes every feature uniform on $(0, 1)$ whatever its distribution,
 # a much stronger normalization than matching two moments. The catch is the gradient:
 # ranks are piecewise constant in the input, so the gradient is zero almost everywhere,
 # and autograd cannot even follow `argsort`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(64, 3, requires_grad=True)
 ranks = X.argsort(dim=0).argsort(dim=0)               # rank of each value in its column
 U = (ranks.float() + 0.5) / X.shape[0]                # empirical CDF values in (0, 1)
@@ -1048,6 +1147,8 @@ print("differentiable:", U.requires_grad)
 assert not U.requires_grad
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A usable version needs a smooth surrogate (a differentiable "soft rank", or a
 # parametric CDF fitted per feature), and, at test time, running estimates of a whole
 # distribution instead of two numbers.
@@ -1060,8 +1161,9 @@ assert not U.requires_grad
 # an eigendecomposition is numerically fragile; and the estimate is much noisier than
 # $d$ separate variances. The rank problem is easy to see after LeNet's first hidden
 # layer (120 features) with a batch of 64:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 H = torch.randn(64, 120) @ torch.randn(120, 120)      # 64 examples, 120 correlated features
 cov = torch.cov(H.T)                                   # (120, 120)
 rank = torch.linalg.matrix_rank(cov).item()
@@ -1069,6 +1171,8 @@ print("covariance", tuple(cov.shape), "has rank", rank)
 assert rank <= 63
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Compact variants.** Between one variance per feature (BN) and a full covariance lie
 # structured estimates: block-diagonal covariances that whiten small groups of features
 # (cost and noise grow with the block size only), or low-rank-plus-diagonal and
@@ -1079,3 +1183,4 @@ assert rank <= 63
 # a regularizer. We answer this exercise only qualitatively beyond the two checks
 # above: each idea is a research project whose evaluation would need far more training
 # than this notebook's budget.
+# :::
