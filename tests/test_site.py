@@ -413,3 +413,20 @@ def test_phone_width_scrolls_no_text_sideways(browser: object, base_url: str) ->
         assert not failures, "\n".join(failures)
     finally:
         tab.context.close()
+
+
+def test_the_sliding_window_animation_plays(visit: PageVisit) -> None:
+    """Chapter 1's animation (matplotlib's to_jshtml player): Play moves the frames."""
+    chapter = "chapters/01_convolution.html"
+    assert not visit.open(chapter)
+    page = visit.page
+    players = page.locator("div.animation")
+    assert players.count() >= 1, "no animation on the first chapter"
+    slider = players.first.locator("input[type=range]")
+    start = int(slider.input_value())
+    players.first.locator("button[title='Play']").click()
+    page.wait_for_function(f"() => document.querySelector('div.animation input[type=range]')"
+                           f".value != '{start}'", timeout=10_000)
+    players.first.locator("button[title='Pause']").click()
+    frames = int(slider.get_attribute("max") or 0) + 1
+    assert frames > 2, f"the animation has only {frames} frame(s)"
