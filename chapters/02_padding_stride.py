@@ -16,7 +16,8 @@
 #   check it against `nn.Conv2d`;
 # - how to keep the shape unchanged ("same" padding) for odd, rectangular and even kernels;
 # - what `F.pad`'s modes (zeros, reflect, replicate, circular) put at the border;
-# - how a stride of 2 halves a feature map, and which input pixels it can skip.
+# - how a stride of 2 halves a feature map, and which input pixels it can skip;
+# - how strides widen the receptive field, checked with input gradients.
 #
 # Prerequisite: [image convolution](01_convolution.ipynb) (cross-correlation, `nn.Conv2d`).
 
@@ -91,7 +92,8 @@ print(window_counts(6, 3))
 # %% [markdown]
 # With a $3 \times 3$ kernel a corner pixel is seen by one window and a central pixel by
 # nine: whatever sits at the edge of the image has little say in the output. Padding
-# fixes both problems at once.
+# cures the first problem completely and the second only in part, as the next section
+# shows.
 
 # %% [markdown]
 # ## Padding
@@ -108,7 +110,14 @@ print(window_counts(6, 3))
 # $(i, j)$. With padding 1, a $3 \times 3$ kernel now covers the corner four times:
 
 # %%
-print(window_counts(6, 3, p=1))
+counts = window_counts(6, 3, p=1)
+print(counts)
+assert counts[0, 0] == 4 and counts[2, 2] == 9 and counts.max() == 9
+
+# %% [markdown]
+# The corner is now seen by four windows instead of one, but still by fewer than a
+# central pixel's nine: padding stops the shrinking and narrows the gap between border
+# and centre without closing it.
 
 
 # %% [markdown]
@@ -285,43 +294,48 @@ assert comp_conv2d(conv2d, X).shape == formula
 
 
 # %% [markdown]
-# The figure shows where the window goes on a $5 \times 5$ input with padding 1 and a
-# $3 \times 3$ kernel: each dot is the centre of one window position (one output pixel);
-# two positions are outlined. Stride 2 keeps every second row and column of dots.
+# The figure shows where the window goes on a $5 \times 5$ input with padding 1, a
+# $3 \times 3$ kernel and stride 2, one panel per window position, that is one panel
+# per output pixel. Each window starts two columns right of the previous one (or two
+# rows down at the end of a row), so neighbouring windows share a row or column of
+# input; the number of panels is the output size the formula predicts.
 
 # %%
-def draw_positions(ax, n, k, p, s):
-    """Draw an n x n input padded by p, and the centres of all k x k windows (stride s)."""
+def draw_window(ax, n, k, p, top, left, title):
+    """Draw an n x n input padded by p, with the k x k window whose corner is (top, left)."""
     size = n + 2 * p
     for i, j in itertools.product(range(size), range(size)):
         inside = p <= i < p + n and p <= j < p + n
         ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#c6dbef" if inside else "white",
                                edgecolor="gray", lw=0.8, hatch=None if inside else "//"))
-    starts = range(0, size - k + 1, s)
-    for i, j in itertools.product(starts, starts):
-        ax.plot(j + k / 2, i + k / 2, "o", color="black", ms=5)
-    for (i, j), color in zip([(0, 0), (0, s)], ["tab:red", "tab:orange"]):
-        ax.add_patch(Rectangle((j + 0.08, i + 0.08), k - 0.16, k - 0.16, fill=False,
-                               lw=2.5, edgecolor=color))
-    m = len(starts)
+    ax.add_patch(Rectangle((left, top), k, k, facecolor="tab:red", alpha=0.35,
+                           edgecolor="tab:red", lw=2.5))
     ax.set_xlim(0, size)
     ax.set_ylim(size, 0)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel("column")
-    ax.set_ylabel("row")
-    ax.set_title(f"n={n}, k={k}, p={p}, s={s}: output {m}x{m}", fontsize=11)
-    return m
+    ax.set_title(title, fontsize=10)
 
-fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-m1 = draw_positions(axes[0], n=5, k=3, p=1, s=1)
-m2 = draw_positions(axes[1], n=5, k=3, p=1, s=2)
-fig.suptitle("Window positions. Dots: window centres; red, orange: first two windows; "
-             "hatched: zero padding", fontsize=11)
+
+n, k, p, s = 5, 3, 1, 2
+h_out, w_out = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k),
+                        padding=p, stride=s).shape[2:]  # the shape from a real convolution
+fig, axes = plt.subplots(h_out, w_out, figsize=(7, 7.4))
+for (r, c), ax in zip(itertools.product(range(h_out), range(w_out)), axes.flat):
+    draw_window(ax, n, k, p, top=r * s, left=c * s,
+                title=f"output ({r}, {c})\nrows {r * s}-{r * s + k - 1}, "
+                      f"cols {c * s}-{c * s + k - 1}")
+fig.suptitle(f"n={n}, k={k}, p={p}, s={s}: {h_out}x{w_out} windows, one per output "
+             "pixel\n(rows and columns of the padded input; hatched: zero padding)",
+             fontsize=11)
 fig.tight_layout()
 plt.show()
-assert (m1, m2) == (utils.conv_output_size(5, 3, 1, 1), utils.conv_output_size(5, 3, 1, 2))
+assert (h_out, w_out) == (utils.conv_output_size(n, k, p, s),) * 2 == (3, 3)
+
+# %% [markdown]
+# The same count with stride 1 would be $5 \times 5$ panels; stride 2 keeps every second
+# row and column of them, which is why a stride of 2 divides the work by about four.
 
 # %% [markdown]
 # The floor in the formula has a consequence worth seeing once: when $(n + 2p - k)$ is
@@ -344,6 +358,69 @@ X8_changed[..., :, 6:] = -100.0  # ... and the last two columns
 same_output = torch.equal(F.conv2d(X8, K, stride=3), F.conv2d(X8_changed, K, stride=3))
 print("output unchanged:", same_output)
 assert same_output
+
+# %% [markdown]
+# ## Receptive fields with strides
+#
+# The [first chapter](01_convolution.ipynb) found that $L$ stacked $k \times k$ layers
+# with stride 1 see $1 + L(k - 1)$ input pixels per axis. A stride changes that count
+# for every layer *after* it. Call $j_l = s_1 s_2 \cdots s_l$ the *jump* of layer $l$:
+# neighbouring outputs of layer $l$ are $j_l$ input pixels apart (and $j_0 = 1$). A
+# window of layer $l$ spans $k_l$ neighbouring outputs of layer $l - 1$, so it adds
+# $(k_l - 1)\,j_{l-1}$ input pixels to the receptive field:
+#
+# $$r_L = 1 + \sum_{l=1}^{L} (k_l - 1) \prod_{m=1}^{l-1} s_m .$$
+#
+# With all strides 1 this is $1 + L(k - 1)$ again. The last layer's stride does not
+# appear: it spaces the outputs but does not widen any one of them. Chapter 1's
+# input-gradient method checks the formula on stacks with strides: give every kernel
+# positive weights, backpropagate from one output and see which input pixels get a
+# nonzero gradient. Besides the span (from the first to the last such row), the
+# table counts the rows in it that are read at all.
+
+# %%
+def receptive_field(layers):
+    """Formula: 1 + sum of (k - 1) * (product of the earlier strides), per axis."""
+    r, jump = 1, 1
+    for k, s in layers:
+        r += (k - 1) * jump
+        jump *= s
+    return r
+
+
+def measured_field(layers, size=64):
+    """Span and number of input rows with a nonzero gradient of output (0, 0)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(*[nn.Conv2d(1, 1, k, stride=s, bias=False) for k, s in layers])
+    with torch.no_grad():
+        for layer in net:
+            layer.weight.uniform_(0.1, 1.0)  # positive: no cancellations
+    X = torch.zeros(1, 1, size, size, requires_grad=True)
+    net(X)[0, 0, 0, 0].backward()
+    rows = X.grad[0, 0].ne(0).any(dim=1).nonzero().flatten()
+    cols = X.grad[0, 0].ne(0).any(dim=0).nonzero().flatten()
+    assert torch.equal(rows, cols)  # square kernels: the same along both axes
+    return (rows.max() - rows.min() + 1).item(), len(rows)
+
+
+stacks = [[(3, 1)] * 3, [(3, 2), (3, 2)], [(3, 2), (3, 2), (3, 2)],
+          [(5, 2), (3, 1), (3, 2)], [(2, 2)] * 3, [(7, 2), (3, 2), (3, 1)], [(1, 2), (3, 1)]]
+print(f"{'layers (k, s)':<26}{'formula':>8}{'span':>6}{'rows read':>11}")
+for layers in stacks:
+    r = receptive_field(layers)
+    span, read = measured_field(layers)
+    print(f"{str(layers):<26}{r:>8}{span:>6}{read:>11}")
+    assert span == r
+    if all(k >= s for k, s in layers):
+        assert read == span  # no gaps when no layer strides past its own window
+assert measured_field([(1, 2), (3, 1)]) == (5, 3)  # a 1x1 kernel with stride 2 skips rows
+
+# %% [markdown]
+# The formula matches every span in the table. Strides make the receptive field grow
+# much faster than depth alone: three $3 \times 3$ layers see 7 pixels with stride 1
+# and 15 with stride 2. When no layer strides farther than its own window ($k \ge s$)
+# every row in the span is read; the last row, a $1 \times 1$ kernel with stride 2,
+# leaves gaps, the skipped pixels of the previous section.
 
 # %% [markdown]
 # ## An aside: dilation
@@ -423,6 +500,8 @@ print(f"{refused} settings where the window does not fit: both refuse")
 # - `F.pad` and `padding_mode` offer zeros, reflect, replicate and circular padding.
 # - Stride $s$ divides each side by about $s$; when $s$ does not divide $n + 2p - k$, the
 #   last rows and columns are never read.
+# - A stride multiplies the growth of the receptive field of every later layer:
+#   $r_L = 1 + \sum_l (k_l - 1) \prod_{m<l} s_m$, as the input gradients confirmed.
 #
 # ## Exercises
 #

@@ -12,7 +12,8 @@
 #
 # - compute a multi-input-channel cross-correlation from scratch and check it against
 #   `F.conv2d`;
-# - read the weight layout `(out_channels, in_channels, height, width)` of `nn.Conv2d`;
+# - read the weight layout `(out_channels, in_channels, height, width)` of `nn.Conv2d`,
+#   drawn as a stack of kernels;
 # - see that a $1 \times 1$ convolution is a fully connected layer applied at every pixel,
 #   and prove it with a matrix multiplication and with `nn.Linear`;
 # - count the parameters and multiply-adds of any convolution layer.
@@ -44,6 +45,7 @@ if str(ROOT) not in sys.path:
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from matplotlib.patches import Rectangle
 from torch import nn
 
 import utils
@@ -169,6 +171,34 @@ print(Y3)
 assert torch.equal(Y3[0], corr2d_multi_in(X, K))
 
 # %% [markdown]
+# The figure lays out that computation with the numbers of the example. Row $o$ is
+# the 3-D kernel `K3[o]`, one $2 \times 2$ slice per input channel (the columns);
+# each row cross-correlates every input channel with its own slice and sums the
+# results into output channel $o$. The four axes of the kernel tensor are the rows
+# ($c_o$), the columns ($c_i$) and the two axes of each small matrix ($k_h$, $k_w$).
+
+# %%
+c_o, c_i, k_h, k_w = K3.shape
+fig = plt.figure(figsize=(8, 5.6))
+grid = fig.add_gridspec(c_o * c_i, c_i + 2, wspace=0.5, hspace=0.9)
+for c in range(c_i):  # each input channel spans c_o rows of the grid
+    show_matrix(fig.add_subplot(grid[c * c_o:(c + 1) * c_o, 0]), X[c],
+                f"input X[{c}]\n{tuple(X[c].shape)}")
+for o in range(c_o):  # each 3-D kernel and its output span c_i rows
+    rows = slice(o * c_i, (o + 1) * c_i)
+    for c in range(c_i):
+        show_matrix(fig.add_subplot(grid[rows, 1 + c]), K3[o, c], f"K3[{o}, {c}]",
+                    cmap="Oranges")
+    show_matrix(fig.add_subplot(grid[rows, c_i + 1]), Y3[o],
+                f"output Y[{o}] = sum over c\nof X[c] * K3[{o}, c]", cmap="Purples")
+fig.suptitle(f"A kernel of shape (c_o, c_i, k_h, k_w) = {tuple(K3.shape)}: "
+             f"{c_o} output channels from {c_i} input channels")
+plt.show()
+assert Y3.shape == (c_o, X.shape[1] - k_h + 1, X.shape[2] - k_w + 1)
+for o in range(c_o):  # each drawn output is the sum of its row's per-channel maps
+    torch.testing.assert_close(Y3[o], sum(utils.corr2d(X[c], K3[o, c]) for c in range(c_i)))
+
+# %% [markdown]
 # Against PyTorch and `utils` on random tensors:
 
 # %%
@@ -192,6 +222,62 @@ with torch.no_grad():
     torch.testing.assert_close(ours, conv2d(X[None])[0])
 print("nn.Conv2d == our function + bias")
 
+
+# %% [markdown]
+# At the size of a real layer the numbers no longer fit, but the layout is the same.
+# The next figure draws `conv2d` from the cell above as blocks whose sizes come from
+# its tensors: the input's channels, the `weight` as a stack of 3-D kernels (one per
+# output channel, each as deep as the input), and one output map per kernel.
+
+# %%
+def draw_stack(ax, x, y, depth, h, w, color, cell=1.0, step=0.45):
+    """Draw `depth` grids of h x w cells (side `cell`), each offset by `step`; front at (x, y)."""
+    for d in reversed(range(depth)):
+        ax.add_patch(Rectangle((x + d * step, y + d * step), w * cell, h * cell,
+                               facecolor=color, edgecolor="black", lw=0.8))
+    for a in range(1, h):  # grid lines on the front face
+        ax.plot([x, x + w * cell], [y + a * cell] * 2, color="gray", lw=0.4)
+    for b in range(1, w):
+        ax.plot([x + b * cell] * 2, [y, y + h * cell], color="gray", lw=0.4)
+
+
+Xb = torch.randn(1, *X.shape)  # (1, c_i, h, w) from the cell above
+Yb = conv2d(Xb)
+c_o, c_i, k_h, k_w = conv2d.weight.shape
+h, w = Xb.shape[2:]
+h_out, w_out = Yb.shape[2:]
+fig, ax = plt.subplots(figsize=(9, 4.8))
+gap = k_h + 2.0  # vertical room per output channel
+top = c_o * gap
+cell_out = (gap - 1.2) / h_out  # output maps drawn smaller, to fit one per row
+draw_stack(ax, 0, (top - h) / 2, c_i, h, w, "#c6dbef")
+ax.text(w / 2 + 0.5, (top - h) / 2 - 0.8, f"input X\n(c_i, h, w)\n= {(c_i, h, w)}",
+        ha="center", va="top", fontsize=10)
+for o in range(c_o):
+    y = top - (o + 1) * gap + 1
+    draw_stack(ax, 14, y, c_i, k_h, k_w, "#fdd0a2")
+    ax.text(14 + k_w + 1.4, y + k_h / 2, f"weight[{o}]", ha="left", va="center",
+            fontsize=10)
+    y_map = top - (o + 1) * gap + 0.6
+    ax.annotate("", xy=(27, y_map + h_out * cell_out / 2), xytext=(23, y + k_h / 2),
+                arrowprops=dict(arrowstyle="->", color="tab:purple"))
+    draw_stack(ax, 27.3, y_map, 1, h_out, w_out, "#dadaeb", cell=cell_out)
+    ax.text(27.3 + w_out * cell_out + 0.5, y_map + h_out * cell_out / 2, f"Y[{o}]",
+            ha="left", va="center", fontsize=10)
+ax.annotate("", xy=(13.5, top / 2), xytext=(w + 1.5, top / 2),
+            arrowprops=dict(arrowstyle="->", color="gray"))
+ax.text(16, -0.3, f"weight (c_o, c_i, k_h, k_w)\n= {tuple(conv2d.weight.shape)}",
+        ha="center", va="top", fontsize=10)
+ax.text(29.5, -0.3, f"output Y (c_o, h_out, w_out)\n= {(c_o, h_out, w_out)}",
+        ha="center", va="top", fontsize=10)
+ax.set_xlim(-0.5, 35)
+ax.set_ylim(-3, top + 0.5)
+ax.set_aspect("equal")
+ax.axis("off")
+ax.set_title("nn.Conv2d(3, 4, kernel_size=3): each of the c_o kernels spans all c_i "
+             "input channels\nand makes one output map", fontsize=10)
+plt.show()
+assert Yb.shape == (1, c_o, h - k_h + 1, w - k_w + 1)
 
 # %% [markdown]
 # Each output channel has its own kernel and learns to detect its own pattern. Across
@@ -341,7 +427,9 @@ print(f"the bottleneck needs {direct[0] / total[0]:.1f}x fewer parameters "
 # %% [markdown]
 # The ratios printed above are why $1 \times 1$ convolutions are everywhere: they let a
 # network be deep and wide where it matters and cheap elsewhere. (Whether the squeezed
-# version is as *accurate* is an empirical question; for ResNet it was.)
+# version is as *accurate* is an empirical question that this count cannot answer. The
+# ResNet paper {cite}`he2016deep` compared whole networks of similar cost, not this
+# layer against its replacement.)
 
 # %% [markdown]
 # ## Summary

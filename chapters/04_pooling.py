@@ -15,7 +15,11 @@
 # - predict the output shape of pooling with padding and stride, remembering that
 #   PyTorch's default stride equals the window size;
 # - explain why pooling keeps the number of channels;
+# - see that max pooling sends the gradient only to each window's maximum, and
+#   extend the receptive-field formula to pooling layers;
 # - measure how much 2x2 max pooling damps a one-pixel shift, and where it does not;
+# - make a network accept several input sizes with global average pooling
+#   (`nn.AdaptiveAvgPool2d`);
 # - restore the size (not the detail) with `F.interpolate`.
 #
 # Prerequisites: [convolution](01_convolution.ipynb),
@@ -43,10 +47,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # %%
+import itertools
+
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import torch
 from matplotlib import cbook
+from matplotlib.patches import Rectangle
 from torch import nn
 from torch.nn import functional as F
 
@@ -97,8 +104,47 @@ print("average pooling 2x2:\n", pool2d(X, (2, 2), "avg"))
 # %% [markdown]
 # The four 2x2 windows are `[[0, 1], [3, 4]]`, `[[1, 2], [4, 5]]`,
 # `[[3, 4], [6, 7]]` and `[[4, 5], [7, 8]]`. Their maxima are the bottom-right
-# elements and their means are the averages of the four numbers, as printed.
-#
+# elements and their means are the averages of the four numbers, as printed. The
+# figure draws one panel per window, with the window's maximum in bold, and the two
+# outputs below; each output cell is one window.
+
+# %%
+def draw_grid(ax, M, title, window=None, color="tab:red", bold=None):
+    """Draw matrix M with its values; outline `window` = (top, left, h, w) if given."""
+    rows, cols = M.shape
+    for i, j in itertools.product(range(rows), range(cols)):
+        ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#eef3fa", edgecolor="gray", lw=0.8))
+        ax.text(j + 0.5, i + 0.5, f"{M[i, j].item():g}", ha="center", va="center",
+                fontsize=11, fontweight="bold" if bold == (i, j) else "normal")
+    if window is not None:
+        top, left, h, w = window
+        ax.add_patch(Rectangle((left, top), w, h, facecolor=color, alpha=0.3,
+                               edgecolor=color, lw=2.5))
+    ax.set_xlim(-0.05, cols + 0.05)
+    ax.set_ylim(rows + 0.05, -0.05)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+
+
+Y_max, Y_avg = pool2d(X, (2, 2)), pool2d(X, (2, 2), "avg")
+fig, axes = plt.subplots(2, Y_max.numel(), figsize=(9, 5))
+for (i, j), ax in zip(itertools.product(*map(range, Y_max.shape)), axes[0]):
+    window = X[i:i + 2, j:j + 2]
+    a, b = divmod(window.argmax().item(), 2)  # where the maximum sits in the window
+    draw_grid(ax, X, f"window for Y[{i}, {j}]\nmax {Y_max[i, j]:g}, "
+                     f"mean {Y_avg[i, j]:g}", window=(i, j, 2, 2), bold=(i + a, j + b))
+for ax in axes[1]:
+    ax.axis("off")
+draw_grid(axes[1, 1], Y_max, "max pooling output")
+draw_grid(axes[1, 2], Y_avg, "average pooling output")
+fig.suptitle(f"2x2 pooling with stride 1 on a {X.shape[0]}x{X.shape[1]} input: "
+             f"{Y_max.numel()} windows, a {Y_max.shape[0]}x{Y_max.shape[1]} output")
+fig.tight_layout(h_pad=2.5)
+plt.show()
+assert Y_max.shape == (X.shape[0] - 1, X.shape[1] - 1)
+
+# %% [markdown]
 # Now PyTorch. Its layers want a batch and a channel axis, so the input becomes
 # `(batch, channels, height, width)` = `(1, 1, 3, 3)`:
 
@@ -110,8 +156,56 @@ print(nn.MaxPool2d(2)(X4))
 # One number, not four. `nn.MaxPool2d(2)` moves its window by 2, not by 1:
 # **in PyTorch the stride of a pooling layer defaults to the window size**, so
 # windows do not overlap, and on a 3x3 input only one 2x2 window fits. (A
-# convolution's stride defaults to 1; pooling is the odd one out.) With `stride=1`
-# PyTorch computes what our loop does:
+# convolution's stride defaults to 1; pooling is the odd one out.)
+#
+# ```{warning}
+# `nn.MaxPool2d(2)` also strides by 2: the `stride` of `nn.MaxPool2d`, `nn.AvgPool2d`,
+# `F.max_pool2d` and `F.avg_pool2d` defaults to the window size, while `nn.Conv2d`'s
+# defaults to 1. For overlapping windows, or when porting code from a library with
+# other defaults, pass `stride=` explicitly.
+# ```
+#
+# The figure shows the windows that `nn.MaxPool2d(2)` really uses, on our 3x3 input
+# and on a 4x4 one: they tile the input without overlapping, and a row or column that
+# no window reaches (hatched) is dropped. The cell then asserts the defaults.
+
+# %%
+pool = nn.MaxPool2d(2)
+colors = ["tab:red", "tab:orange", "tab:green", "tab:purple"]
+fig, axes = plt.subplots(1, 4, figsize=(10, 3), width_ratios=[3, 1.6, 4, 2.2])
+for (ax_in, ax_out), inp in zip([axes[:2], axes[2:]], [X4, torch.arange(16.0).reshape(1, 1, 4, 4)]):
+    out = pool(inp)[0, 0]
+    M = inp[0, 0]
+    k, s = pool.kernel_size, pool.stride
+    draw_grid(ax_in, M, f"nn.MaxPool2d(2) on {M.shape[0]}x{M.shape[1]}\n"
+                        f"(kernel_size={k}, stride={s})")
+    covered = torch.zeros_like(M, dtype=torch.bool)
+    for n, (i, j) in enumerate(itertools.product(*map(range, out.shape))):
+        ax_in.add_patch(Rectangle((j * s + 0.06, i * s + 0.06), k - 0.12, k - 0.12,
+                                  facecolor=colors[n], alpha=0.3, edgecolor=colors[n], lw=2))
+        covered[i * s:i * s + k, j * s:j * s + k] = True
+        assert out[i, j] == M[i * s:i * s + k, j * s:j * s + k].max()
+    for i, j in (~covered).nonzero().tolist():  # pixels no window reads
+        ax_in.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch="//", edgecolor="gray"))
+    draw_grid(ax_out, out, f"output {out.shape[0]}x{out.shape[1]}")
+    for n, (i, j) in enumerate(itertools.product(*map(range, out.shape))):
+        ax_out.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, facecolor=colors[n],
+                                   alpha=0.3, edgecolor=colors[n], lw=2))
+fig.suptitle("The stride of a pooling layer defaults to its window: the windows tile "
+             "the input")
+fig.tight_layout()
+plt.show()
+
+# %%
+assert nn.MaxPool2d(2).stride == nn.AvgPool2d(2).stride == 2  # the window, not 1
+assert nn.Conv2d(1, 1, 2).stride == (1, 1)
+assert F.max_pool2d(X4, 2).shape == (1, 1, 1, 1)
+assert F.max_pool2d(X4, 2, stride=1).shape == (1, 1, 2, 2)
+print("pooling stride defaults to the window:", nn.MaxPool2d(2).stride,
+      "| nn.Conv2d's default:", nn.Conv2d(1, 1, 2).stride)
+
+# %% [markdown]
+# With `stride=1` PyTorch computes what our loop does:
 
 # %%
 for mode, layer in (("max", nn.MaxPool2d(2, stride=1)), ("avg", nn.AvgPool2d(2, stride=1))):
@@ -168,7 +262,17 @@ print(f"{checked} (size, window, padding, stride) combinations agree with the fo
 
 # %% [markdown]
 # The loop stops at `p = k // 2`: PyTorch refuses more padding than half the window,
-# since a window could then lie entirely in the padding and have nothing to pool:
+# since a window could then lie entirely in the padding and have nothing to pool.
+#
+# ```{warning}
+# A pooling layer's padding may be at most half its window: `nn.MaxPool2d(2, padding=2)`
+# is accepted when it is built and raises a `RuntimeError` only when it is first
+# called, while `nn.Conv2d` takes any padding. To keep a map's size, use `padding=k // 2`
+# with an odd window `k` and `stride=1`.
+# ```
+#
+# The first cell prints PyTorch's message (its wording may change between versions);
+# the second asserts the refusal, and that a convolution accepts the same padding:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -181,6 +285,7 @@ print(type(caught).__name__ + ":", str(caught).splitlines()[0])
 
 # %%
 assert caught is not None and "pad should be at most half" in str(caught)
+assert nn.Conv2d(1, 1, 2, padding=2)(X).shape == (1, 1, 7, 7)  # convolutions may pad more
 
 # %% [markdown]
 # What does the padding contain? Max pooling pads with $-\infty$, so a padded
@@ -263,6 +368,96 @@ for inp in (X2, torch.randn(2, 5, 8, 8)):
     print(tuple(inp.shape), "->", tuple(out.shape), "| each channel pooled on its own")
 print("parameters of nn.MaxPool2d(2):", sum(p.numel() for p in nn.MaxPool2d(2).parameters()))
 
+
+# %% [markdown]
+# ## Gradients and receptive fields
+#
+# Pooling has no weights, but gradients flow through it to the layers below, and how
+# they flow differs between the two kinds. Average pooling hands each element of a
+# window an equal share, $1/(p_h p_w)$, of the output's gradient. Max pooling hands the
+# whole gradient to the element that won and nothing to the others: for a random
+# 4x4 input, the gradient of the sum of the 2x2 max-pooled outputs is 1 exactly at
+# the arg-max of each window, which `return_indices=True` reports:
+
+# %%
+X_rand = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(0),
+                     requires_grad=True)
+Y, indices = F.max_pool2d(X_rand, 2, return_indices=True)  # flat index of each arg-max
+Y.sum().backward()
+at_argmax = torch.zeros(16).index_fill_(0, indices.flatten(), 1.0).reshape(X_rand.shape)
+print("input:\n", X_rand.detach()[0, 0], "\ngradient:\n", X_rand.grad[0, 0])
+assert torch.equal(X_rand.grad, at_argmax) and X_rand.grad.sum() == Y.numel()
+
+# %% [markdown]
+# So in each training step only one element per window learns anything through a max
+# pooling layer, and which one depends on the input.
+#
+# For the receptive field a pooling layer counts like a convolution with the same
+# window and stride: an output reads $k$ neighbouring positions of the layer below.
+# The formula of the [padding and stride chapter](02_padding_stride.ipynb) therefore
+# covers networks that mix convolutions and pooling: with $j_{l-1}$ the product of
+# the strides below layer $l$ (convolution or pooling) and $k_l$ its window,
+#
+# $$r_L = 1 + \sum_{l=1}^{L} (k_l - 1)\, j_{l-1} .$$
+#
+# To measure it with input gradients we need a gradient that reaches every input pixel
+# that *can* influence the output. Average pooling gives one (with positive
+# convolution weights, as in chapter 1); max pooling, as just seen, sends the gradient
+# of any one input to the winners only, so for max pooling we take the union of the
+# nonzero gradients over many random inputs. Three stacks: two convolution and pooling
+# blocks, LeNet's layout of windows and strides, and the 7x7 convolution with stride 2
+# followed by 3x3 max pooling with stride 2 that starts ResNet {cite}`he2016deep`:
+
+# %%
+def receptive_field(layers):
+    """Formula: 1 + sum of (k - 1) * (product of the earlier strides), per axis."""
+    r, jump = 1, 1
+    for _, k, s in layers:
+        r += (k - 1) * jump
+        jump *= s
+    return r
+
+
+def make_stack(layers, pool):
+    """Stacked one-channel convolutions (positive weights) and `pool` layers."""
+    torch.manual_seed(0)
+    net = nn.Sequential(*[nn.Conv2d(1, 1, k, stride=s, bias=False) if kind == "conv"
+                          else pool(k, stride=s) for kind, k, s in layers])
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.Conv2d):
+                m.weight.uniform_(0.1, 1.0)  # positive: no cancellations
+    return net
+
+
+def influence(net, X):
+    """Input pixels with a nonzero gradient of output (0, 0), as a boolean map."""
+    X = X.clone().requires_grad_()
+    net(X)[0, 0, 0, 0].backward()
+    return X.grad[0, 0].ne(0)
+
+
+stacks = {"conv 3, pool 2, conv 3, pool 2": [("conv", 3, 1), ("pool", 2, 2),
+                                              ("conv", 3, 1), ("pool", 2, 2)],
+          "LeNet: conv 5, pool 2, conv 5, pool 2": [("conv", 5, 1), ("pool", 2, 2),
+                                                     ("conv", 5, 1), ("pool", 2, 2)],
+          "ResNet stem, then conv 3, conv 3": [("conv", 7, 2), ("pool", 3, 2),
+                                               ("conv", 3, 1), ("conv", 3, 1)]}
+gen = torch.Generator().manual_seed(0)
+print(f"{'layers':<40}{'formula':>8}{'avg pool':>10}{'max, 1 input':>14}{'max, union':>12}")
+for name, layers in stacks.items():
+    r = receptive_field(layers)
+    avg = influence(make_stack(layers, nn.AvgPool2d), torch.zeros(1, 1, 64, 64))
+    max_net = make_stack(layers, nn.MaxPool2d)
+    one = influence(max_net, torch.randn(1, 1, 64, 64, generator=gen))
+    union = one.clone()
+    for _ in range(100):
+        union |= influence(max_net, torch.randn(1, 1, 64, 64, generator=gen))
+    side = lambda m: f"{m.any(dim=1).sum().item()}x{m.any(dim=0).sum().item()}"  # noqa: E731
+    print(f"{name:<40}{f'{r}x{r}':>8}{side(avg):>10}{one.sum().item():>9} px"
+          f"{side(union):>12}")
+    assert avg[:r, :r].all() and avg.sum() == r * r  # a full r x r square
+    assert torch.equal(union, avg) and one.sum() < r * r
 
 # %% [markdown]
 # ## What pooling buys: tolerance to small shifts
@@ -414,8 +609,7 @@ print("2-pixel shift of the image == 2-pixel shift of the edge maps "
 # remove, the effect of shifts smaller than its window, and passes shifts by its
 # stride on as shifts of the pooled map. Larger windows damp more (the 3x3 row);
 # networks also stack several pooling stages, and many end with global average
-# pooling, which ignores position altogether (see the
-# [exercises](../exercises/04_pooling.ipynb)).
+# pooling, which ignores position altogether (its section below).
 #
 # ## Seeing it: pooling a photograph
 #
@@ -502,6 +696,83 @@ print("shape restored:", X_back.shape == X_rand.shape,
 print(utils.layer_summary(utils.lenet(), torch.zeros(1, 1, 28, 28)))
 
 # %% [markdown]
+# LeNet's last pooling layer leaves a $16 \times 5 \times 5$ map, which a linear layer
+# with $16 \cdot 5 \cdot 5$ inputs classifies. That ties the network to one input
+# size: a 32x32 image leaves a $16 \times 6 \times 6$ map, and the linear layer
+# refuses it.
+
+# %%
+caught = None
+try:
+    utils.lenet()(torch.zeros(1, 1, 32, 32))
+except RuntimeError as err:
+    caught = err
+assert caught is not None and "cannot be multiplied" in str(caught)
+print(type(caught).__name__ + ":", str(caught).splitlines()[0])
+
+# %% [markdown]
+# ## Global average pooling
+#
+# *Global average pooling* (GAP) takes the window as large as the whole map: it
+# averages each channel over all its positions and leaves one number per channel,
+# whatever the height and width. `nn.AdaptiveAvgPool2d(1)` computes it (the argument
+# is the output size, $1 \times 1$; the layer picks the windows to get there). It is
+# the mean over the two spatial axes, and average pooling with a window the size of
+# the map:
+
+# %%
+gap = nn.AdaptiveAvgPool2d(1)
+for shape in [(2, 16, 5, 5), (2, 16, 6, 6), (2, 16, 7, 9)]:
+    Z = torch.randn(shape)
+    torch.testing.assert_close(gap(Z), Z.mean(dim=(2, 3), keepdim=True))
+    torch.testing.assert_close(gap(Z), F.avg_pool2d(Z, kernel_size=Z.shape[-2:]))
+    print(tuple(Z.shape), "->", tuple(gap(Z).shape))
+
+# %% [markdown]
+# Put GAP between the last convolution and the classifier and the classifier always
+# sees one number per channel. Here is LeNet with its flattening replaced by GAP (and
+# ReLU and max pooling, as in `utils.lenet_modern`). The same network accepts
+# Fashion-MNIST's 28x28 images and 32x32 ones, and gives ten scores for each:
+
+# %%
+def lenet_gap() -> nn.Sequential:
+    """LeNet's convolutions, then global average pooling and one linear layer."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
+net = lenet_gap()
+for size in (28, 32):
+    print(f"--- {size}x{size} input")
+    print(utils.layer_summary(net, torch.zeros(1, 1, size, size)))
+
+# %%
+outputs = {size: net(torch.randn(2, 1, size, size)) for size in (28, 32, 40)}
+assert all(out.shape == (2, 10) for out in outputs.values())
+print({size: tuple(out.shape) for size, out in outputs.items()})
+
+# %% [markdown]
+# The traces differ in the feature maps ($5 \times 5$ against $6 \times 6$) and agree
+# from GAP on, so the same weights classify both sizes. Two more things come with it.
+# The classifier is small: its linear layer reads 16 numbers where LeNet's first
+# linear layer reads 400, so each of its units has 25 times fewer weights. And position is averaged away: GAP returns the same numbers however
+# the positions of a map are rearranged, so after GAP a shift that keeps the content
+# inside the map changes nothing, the end point of the partial shift tolerance
+# measured above. Chapters [7](07_resnet.ipynb) and [8](08_classic_networks.ipynb)
+# end their networks this way; the [exercises](../exercises/04_pooling.ipynb)
+# (question 9) compare the heads.
+
+# %%
+Z = torch.randn(2, 16, 5, 5)
+perm = torch.randperm(25, generator=torch.Generator().manual_seed(0))
+torch.testing.assert_close(gap(Z.flatten(2)[..., perm].reshape(Z.shape)), gap(Z))
+head_weights = {"LeNet": utils.lenet()[-5].weight.shape, "GAP": net[-1].weight.shape}
+print("first linear layer's weight:", {k: tuple(v) for k, v in head_weights.items()})
+assert head_weights["LeNet"][1] == 25 * head_weights["GAP"][1]
+
+# %% [markdown]
 # ## Summary
 #
 # - Pooling replaces each window by its maximum or mean: no parameters, one output
@@ -513,7 +784,11 @@ print(utils.layer_summary(utils.lenet(), torch.zeros(1, 1, 28, 28)))
 # - On Fashion-MNIST edge maps, 2x2 max pooling damps the effect of a one-pixel shift
 #   but does not remove it; subsampling without pooling does not damp it; a shift
 #   by the stride moves the pooled map by exactly one cell.
+# - Max pooling passes the gradient only to each window's arg-max; for the receptive
+#   field a pooling layer counts like a convolution with its window and stride.
 # - `F.interpolate` undoes the change of size, never the loss of detail.
+# - Global average pooling (`nn.AdaptiveAvgPool2d(1)`) leaves one number per channel,
+#   so the same network classifies 28x28 and 32x32 inputs.
 #
 # ## Exercises
 #

@@ -492,9 +492,35 @@ for name, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
 # %% [markdown]
 # So with max pooling only one unit per window gets a learning signal in each step,
 # and which one depends on the input. And max pooling commutes with any
-# nondecreasing activation (exercise 6), while average pooling is linear and
-# commutes with linear maps instead.
-#
+# nondecreasing activation (exercise 6). Average pooling is linear, but that does not
+# make it commute with every linear map. It commutes with maps that mix the channels
+# of each pixel with the same weights at every pixel, such as a 1x1 convolution: the
+# average of $W x_p + b$ over a window is $W$ times the average of the $x_p$, plus $b$.
+# It does not commute with a 3x3 convolution: pooling first (with the default stride 2)
+# puts the kernel's taps on a grid twice as coarse, so it sees a wider neighbourhood
+# than convolving first does, away from the border too. Only with stride 1, where
+# average pooling is itself a convolution with a constant kernel, do the two orders
+# agree (without padding), since convolutions commute:
+
+# %%
+X = torch.randn(2, 3, 10, 10, generator=torch.Generator().manual_seed(0))
+with torch.random.fork_rng(devices=[]):  # seeded here, the later cells' draws unchanged
+    torch.manual_seed(0)
+    conv1x1, conv3x3 = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 4, 3, padding=1)
+    conv3x3_valid = nn.Conv2d(3, 4, 3)  # no padding, for the stride-1 case
+with torch.no_grad():
+    torch.testing.assert_close(F.avg_pool2d(conv1x1(X), 2), conv1x1(F.avg_pool2d(X, 2)))
+    pool_last, pool_first = F.avg_pool2d(conv3x3(X), 2), conv3x3(F.avg_pool2d(X, 2))
+    interior_gap = (pool_last - pool_first)[..., 1:-1, 1:-1].abs().max().item()
+    torch.testing.assert_close(F.avg_pool2d(conv3x3_valid(X), 2, stride=1),
+                               conv3x3_valid(F.avg_pool2d(X, 2, stride=1)))
+assert pool_last.shape == pool_first.shape and interior_gap > 0.1
+print("1x1 convolution and 2x2 average pooling commute: True")
+print("3x3 convolution and 2x2 average pooling (stride 2) commute:",
+      torch.allclose(pool_last, pool_first), "(not even away from the border)")
+print("3x3 convolution and 2x2 average pooling with stride 1 (no padding) commute: True")
+
+# %% [markdown]
 # ## 6. Do we need a minimum pooling layer?
 #
 # > Do we need a separate minimum pooling layer? Can you replace it with another
@@ -611,12 +637,46 @@ for T in temperatures:
 assert to_avg[0] < 1e-3 and to_max[-1] < 1e-3                  # the two limits
 assert all(a <= b for a, b in zip(to_avg, to_avg[1:]))          # colder: further from avg
 assert all(a >= b for a, b in zip(to_max, to_max[1:]))          # colder: closer to max
-assert (soft_pool2d(X, 2, 1.0) <= max_ref + 1e-6).all()
-assert (soft_pool2d(X, 2, 1.0) >= avg_ref - 1e-6).all()
 
 # %% [markdown]
-# At every temperature the result lies between the average and the maximum (the last
-# assert, at $T = 1$): the softmax weights favour larger elements. So why is it rare?
+# At every temperature $T > 0$ the result lies between the average and the maximum.
+# The upper bound holds because the weights $w_i = e^{x_i/T} / \sum_j e^{x_j/T}$ are
+# positive and sum to 1, so $y = \sum_i w_i x_i$ is a weighted average of the $x_i$,
+# at most their maximum. The lower bound is Chebyshev's sum inequality. Write
+# $u_i = e^{x_i/T}$; since $T > 0$, $u_i$ grows with $x_i$, so the two sequences are
+# ordered alike and $(x_i - x_j)(u_i - u_j) \ge 0$ for every pair $i, j$. Summing over
+# all $n^2$ pairs,
+#
+# $$\sum_{i,j} (x_i - x_j)(u_i - u_j) = 2n \sum_i x_i u_i - 2 \Big(\sum_i x_i\Big)
+#   \Big(\sum_j u_j\Big) \ge 0,$$
+#
+# and dividing by $n \sum_j u_j > 0$ gives
+#
+# $$y = \frac{\sum_i x_i u_i}{\sum_j u_j} \ge \frac{1}{n} \sum_i x_i ,$$
+#
+# with equality only when all $x_i$ are equal (otherwise some pair has
+# $(x_i - x_j)(u_i - u_j) > 0$). The softmax weights favour the larger elements, and
+# that is all the proof uses. A check over temperatures from $10^{-3}$ to $10^{3}$,
+# inputs of three scales and several random draws, in float64 so that rounding
+# cannot hide a violation:
+
+# %%
+checked = 0
+temperatures_range = torch.logspace(-3, 3, 25, dtype=torch.float64)
+for seed in range(5):
+    for scale in (0.1, 1.0, 10.0):
+        Xs = scale * torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(seed),
+                                 dtype=torch.float64)
+        lower, upper = F.avg_pool2d(Xs, 2), F.max_pool2d(Xs, 2)
+        for T in temperatures_range:
+            Y = soft_pool2d(Xs, 2, T)
+            assert (Y >= lower - 1e-12 * scale).all() and (Y <= upper + 1e-12 * scale).all()
+            checked += Y.numel()
+print(f"avg <= soft <= max for all {checked:,} pooled values "
+      f"({len(temperatures_range)} temperatures, 3 scales, 5 seeds)")
+
+# %% [markdown]
+# So why is it rare?
 #
 # **Its behaviour depends on the scale of the input.** Max and average pooling are
 # positively homogeneous, $f(\lambda x) = \lambda f(x)$ for $\lambda > 0$; soft pooling
@@ -873,14 +933,17 @@ layout["stride-2 convolutions"] = sum(isinstance(m, nn.Conv2d) and m.stride == (
 print(layout)
 assert layout["max pooling layers"] == layout["global average pooling"] == 1
 assert layout["stride-2 convolutions"] > layout["max pooling layers"]
-#
+
+# %% [markdown]
 # ## 9. Global average pooling
 #
 # > What does global average pooling compute, and what does it save?
 #
 # Global average pooling (GAP) averages each channel over its whole map: a pooling
-# window as large as the input, one number per channel.
-# `nn.AdaptiveAvgPool2d(1)` computes it for any input size:
+# window as large as the input, one number per channel. The
+# [chapter](../chapters/04_pooling.ipynb) showed that it lets one network take 28x28
+# and 32x32 images; here we count what it saves. `nn.AdaptiveAvgPool2d(1)` computes
+# it for any input size:
 
 # %%
 X = torch.randn(2, 16, 5, 5)  # LeNet's last feature maps: (batch, 16, 5, 5)
