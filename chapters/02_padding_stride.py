@@ -173,7 +173,7 @@ print("output shape:", tuple(same4.shape))
 print("extra at bottom/right matches:", torch.allclose(same4, extra_bottom_right))
 print("extra at top/left matches:    ", torch.allclose(same4, extra_top_left))
 
-# %%
+# %% tags=["hide-input"]
 assert torch.allclose(same4, extra_bottom_right)
 assert not torch.allclose(same4, extra_top_left)
 

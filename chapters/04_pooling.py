@@ -283,7 +283,7 @@ except RuntimeError as err:
     caught = err
 print(type(caught).__name__ + ":", str(caught).splitlines()[0])
 
-# %%
+# %% tags=["hide-input"]
 assert caught is not None and "pad should be at most half" in str(caught)
 assert nn.Conv2d(1, 1, 2, padding=2)(X).shape == (1, 1, 7, 7)  # convolutions may pad more
 

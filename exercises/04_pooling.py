@@ -54,14 +54,17 @@ torch.set_printoptions(precision=4)
 #
 # > Implement average pooling as a convolution.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # A $k_h \times k_w$ average is a weighted sum with every weight equal to
 # $1/(k_h k_w)$: a convolution with a fixed kernel. Pooling treats every channel on
 # its own, so the convolution must not mix channels: one kernel per channel, which
 # is what `groups=c` does (each output channel sees only its own input channel).
 # Stride and padding carry over unchanged; zero padding matches PyTorch's default
 # `count_include_pad=True`.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def avg_pool_as_conv(X: torch.Tensor, kernel_size: int | tuple[int, int],
                      stride: int | tuple[int, int] | None = None,
                      padding: int | tuple[int, int] = 0) -> torch.Tensor:
@@ -82,11 +85,14 @@ print(f"avg_pool_as_conv == F.avg_pool2d on {len(configs)} (window, stride, padd
       "configurations")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The same thing as one ordinary `nn.Conv2d` (no groups) needs a $c \times c$ block
 # of kernels: the averaging kernel on the diagonal (channel $i$ to channel $i$) and
 # zeros elsewhere. It works, but most of its weights are zero:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 c, k = X.shape[1], 2
 conv = nn.Conv2d(c, c, kernel_size=k, stride=k, bias=False)
 with torch.no_grad():
@@ -96,12 +102,15 @@ nonzero = int((conv.weight != 0).sum())
 print(f"dense kernel: {conv.weight.numel()} weights, {nonzero} of them nonzero")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With `count_include_pad=False` the divisor at the border is the number of real
 # elements, which changes from window to window, so no single kernel does it. It is
 # still two convolutions: a sum divided by a count (the convolution of an all-ones
 # image).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 k, s, p = 3, 2, 1
 sums = avg_pool_as_conv(X, k, s, p) * k * k
 counts = avg_pool_as_conv(torch.ones_like(X), k, s, p) * k * k  # real elements per window
@@ -115,6 +124,8 @@ print("window sizes at the top-left corner:", counts[0, 0, :2, :2].round().tolis
 #
 # > Prove that max pooling cannot be implemented by a convolution alone.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # A convolution with any kernel, stride, padding and bias $b$ is *affine*:
 # $f(x) = Wx + b$ for some matrix $W$. Hence, for all inputs $x$ and $y$,
 #
@@ -126,8 +137,9 @@ print("window sizes at the top-left corner:", counts[0, 0, :2, :2].round().tolis
 # the top-right corner, $\max(x + y) + \max(0) = 1 + 0$ but
 # $\max(x) + \max(y) = 2$. So no convolution, or stack of convolutions, equals max
 # pooling. The identity checked for random convolutions, and the counterexample:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def affine_residual(f, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """f(x + y) + f(0) - f(x) - f(y): zero for every affine f."""
     return f(x + y) + f(torch.zeros_like(x)) - f(x) - f(y)
@@ -147,13 +159,16 @@ print("max pooling: f(x + y) + f(0) - f(x) - f(y) =", residual)
 assert residual != 0
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Max pooling also fails homogeneity, $f(-x) - f(0) = -(f(x) - f(0))$, which every
 # affine map satisfies: $\max(-x) = 0$ but $-\max(x) = -1$.
 #
 # How far off is the *best* convolution? Fit the affine map that comes closest to
 # 2x2 max pooling on random inputs by least squares: its error does not vanish.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 gen = torch.Generator().manual_seed(0)
 windows = torch.randn(20_000, 4, generator=gen, dtype=torch.float64)  # 2x2 windows
 target = windows.max(dim=1).values
@@ -166,8 +181,11 @@ print("best affine fit: weights", [round(v, 2) for v in coef[:4].tolist()],
 assert rms > 0.3 * target.std().item()
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The best affine stand-in is (close to) the average plus a constant, and it misses
 # max pooling by a good fraction of the target's own spread.
+# :::
 #
 # ## 3. Max pooling from convolutions and ReLUs
 #
@@ -175,12 +193,15 @@ assert rms > 0.3 * target.std().item()
 # > Use this to implement max pooling by convolutions and ReLU layers. How many
 # > channels and layers do you need for a 3x3 window?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # If $b > a$ the ReLU adds the difference, otherwise nothing. One more identity
 # lets a value pass through a ReLU layer unchanged: $a = \mathrm{ReLU}(a) - \mathrm{ReLU}(-a)$.
 # So with three channels, $a$, $-a$ and $b - a$, one ReLU layer and a sum compute
 # $\max(a, b)$:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 a, b = torch.randn(1000), torch.randn(1000)
 torch.testing.assert_close(a + F.relu(b - a), torch.maximum(a, b))
 torch.testing.assert_close(F.relu(a) - F.relu(-a) + F.relu(b - a), torch.maximum(a, b))
@@ -188,6 +209,8 @@ print("max(a, b) == a + ReLU(b - a) == ReLU(a) - ReLU(-a) + ReLU(b - a)")
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The maximum of a window is a knockout tournament. In each round the candidates are
 # paired; each pair becomes three channels (an odd one out becomes two, $u$ and
 # $-u$, so that it survives the ReLU); a ReLU; and the next round's candidates are
@@ -201,8 +224,9 @@ print("max(a, b) == a + ReLU(b - a) == ReLU(a) - ReLU(-a) + ReLU(b - a)")
 # When the input is known to be nonnegative (it usually comes out of a ReLU), a
 # candidate passes a ReLU unchanged, so the $-u$ channels can be dropped:
 # $\max(u, v) = \mathrm{ReLU}(u) + \mathrm{ReLU}(v - u)$.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def tournament_round(m: int, nonnegative: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """One round of a max tournament among m candidates.
 
@@ -252,18 +276,24 @@ def max_pool_from_relu(kernel_size: int | tuple[int, int],
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # For a 2x2 window with elements $a, b$ (top row) and $c, d$ (bottom row), the six
 # kernels of the first layer, flattened, are $a$, $-a$, $b - a$, $c$, $-c$, $d - c$:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 first = max_pool_from_relu(2)[0].weight[:, 0]  # (6, 2, 2)
 print(first.reshape(6, 4).int())
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # It equals `F.max_pool2d`, for 2x2 and 3x3 windows with several strides, on random
 # inputs with three channels:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(2, 3, 9, 9)
 for k, s in [(2, None), (2, 1), (3, 1), (3, 2), (3, None), ((2, 3), (1, 2))]:
     torch.testing.assert_close(max_pool_from_relu(k, s, channels=3)(X),
@@ -273,11 +303,14 @@ for k, s in [(2, None), (2, 1), (3, 1), (3, 2), (3, None), ((2, 3), (1, 2))]:
 print("convolutions + ReLUs == F.max_pool2d for 6 windows/strides (signed and nonnegative)")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # One caveat: convolutions pad with zeros, max pooling with $-\infty$. With padding,
 # the two agree only when the input is nonnegative (a zero then never beats a real
 # element), the usual case after a ReLU:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 net = max_pool_from_relu(3, 2, padding=1, channels=3)
 same_nonneg = torch.allclose(net(F.relu(X)), F.max_pool2d(F.relu(X), 3, 2, padding=1))
 same_signed = torch.allclose(net(X), F.max_pool2d(X, 3, 2, padding=1))
@@ -286,10 +319,13 @@ print(f"3x3, stride 2, padding 1: equal on nonnegative input? {same_nonneg}; "
 assert same_nonneg and not same_signed
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # What each window costs in layers and channels (per input channel; the network
 # repeats this for every channel):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print(f"{'window':<8}{'input':<13}{'ReLU layers':>12}{'convs':>7}   hidden channels")
 for k in (2, 3, 4, 5):
     for nonneg in (False, True):
@@ -303,6 +339,8 @@ for k in (2, 3, 4, 5):
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The 3x3 rows answer the question: the ReLU layers, convolutions and hidden
 # channels (per input channel) that this construction needs, for inputs of any sign
 # and for nonnegative ones. The assert in the loop checks the depth rule
@@ -311,12 +349,15 @@ for k in (2, 3, 4, 5):
 # layers or channels are impossible. As a way to compute max pooling it is a
 # curiosity: a dedicated kernel needs $n - 1$ comparisons per window and no
 # multiplications at all.
+# :::
 #
 # ## 4. The cost of pooling
 #
 # > What is the computational cost of a pooling layer with input $c \times h \times w$,
 # > window $p_h \times p_w$, padding $(p_h, p_w)$ and stride $(s_h, s_w)$?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # First, padding as large as the window is not allowed in PyTorch (at most half the
 # window, see the chapter), because windows made only of padding would have nothing
 # to pool. So take any legal padding $(q_h, q_w)$. The output has
@@ -330,8 +371,9 @@ for k in (2, 3, 4, 5):
 #
 # Checked by counting, with a loop over an explicitly padded input that tallies every
 # comparison and addition it makes:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def pool_with_counts(X: torch.Tensor, k: tuple[int, int], padding: tuple[int, int],
                      stride: tuple[int, int], mode: str) -> tuple[torch.Tensor, dict]:
     """Pool X (c, h, w) with loops and count the operations."""
@@ -384,14 +426,17 @@ for k, q, s in [((2, 2), (0, 0), (2, 2)), ((3, 3), (1, 1), (1, 1)), ((3, 3), (1,
           f"{ops_avg['divide']:>7}{reduce_ops:>9}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # (This counts the padded elements too, as a padded tensor would; an implementation
 # that skips the padding does a little less.) For a large map $h' \approx h/s_h$ and
 # $w' \approx w/s_w$, so the count is about $c\,h\,w\,(p_h p_w - 1)/(s_h s_w)$. Compared
 # with a 3x3 convolution from $c$ to $c$ channels with the same output size, which
 # needs $9c$ multiply-adds per output element instead of 8 comparisons, 3x3 max
 # pooling is $9c/8$ times cheaper:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 c, h, w = 64, 56, 56
 pool_ops, _ = pooling_cost(c, h, w, (3, 3), (1, 1), (2, 2))
 approx = c * h * w * (9 - 1) / (2 * 2)
@@ -402,13 +447,16 @@ print(f"3x3/2 max pooling of {c}x{h}x{w}: {pool_ops:,} comparisons "
 assert conv_macs * 8 == pool_ops * 9 * c
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Overlapping windows (stride smaller than the window) recompute the same comparisons.
 # Max pooling is *separable*: the maximum over a window is the maximum over its rows
 # of the maximum over each row. Pooling rows first, then columns, gives the same
 # result with fewer comparisons, $(p_w - 1)$ per row-pass output and $(p_h - 1)$ per
 # column-pass output:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(2, 8, 20, 20)
 for k, s in [(3, 1), (3, 2), (5, 1)]:
     rows_first = F.max_pool2d(X, (1, k), stride=(1, s))  # max along each row
@@ -427,6 +475,8 @@ for k, s in [(3, 1), (3, 2), (5, 1)]:
 #
 # > Why do you expect max pooling and average pooling to work differently?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # They answer different questions about a window. Max pooling asks "is the feature
 # present *anywhere* here?", average pooling "how much of it is here *overall*?".
 # An experiment makes this concrete. A window of $k \times k$ noisy feature
@@ -437,8 +487,9 @@ for k, s in [(3, 1), (3, 2), (5, 1)]:
 #
 # - *sparse*: one response in the window is 3 higher (a small, strong feature);
 # - *diffuse*: every response is 0.5 higher (a weak feature spread over the window).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def d_prime(signal: torch.Tensor, noise: torch.Tensor) -> float:
     """Separation of two samples: difference of means over the pooled std."""
     return ((signal.mean() - noise.mean()) / ((signal.var() + noise.var()) / 2).sqrt()).item()
@@ -462,7 +513,7 @@ for k in (2, 4, 8):
     print(f"{f'{k}x{k}':<8}{row['sparse', 'max']:>12.2f}{row['sparse', 'avg']:>12.2f}"
           f"{row['diffuse', 'max']:>13.2f}{row['diffuse', 'avg']:>13.2f}")
 
-# %%
+# %% tags=["hide-input"]
 for row in separation.values():
     assert row["sparse", "max"] > row["sparse", "avg"]    # max finds the needle
     assert row["diffuse", "avg"] >= row["diffuse", "max"]  # average measures the amount
@@ -470,6 +521,8 @@ assert separation[8]["sparse", "avg"] < separation[2]["sparse", "avg"]  # dilute
 assert separation[8]["diffuse", "avg"] > separation[2]["diffuse", "avg"]  # noise averages out
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The table shows both sides. Averaging dilutes a single strong response by the
 # window's area, so the sparse signal fades as the window grows, while max pooling
 # keeps it. For the diffuse signal the roles swap: averaging more responses averages
@@ -480,8 +533,9 @@ assert separation[8]["diffuse", "avg"] > separation[2]["diffuse", "avg"]  # nois
 #
 # They also differ in how they learn. The gradient of max pooling flows only to the
 # element that won; average pooling spreads it evenly over the window:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 window = torch.tensor([[1.0, 3.0], [2.0, 0.0]]).reshape(1, 1, 2, 2)
 for name, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
     x = window.clone().requires_grad_()
@@ -490,6 +544,8 @@ for name, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So with max pooling only one unit per window gets a learning signal in each step,
 # and which one depends on the input. And max pooling commutes with any
 # nondecreasing activation (exercise 6). Average pooling is linear, but that does not
@@ -501,8 +557,9 @@ for name, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
 # than convolving first does, away from the border too. Only with stride 1, where
 # average pooling is itself a convolution with a constant kernel, do the two orders
 # agree (without padding), since convolutions commute:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(2, 3, 10, 10, generator=torch.Generator().manual_seed(0))
 with torch.random.fork_rng(devices=[]):  # seeded here, the later cells' draws unchanged
     torch.manual_seed(0)
@@ -526,13 +583,16 @@ print("3x3 convolution and 2x2 average pooling with stride 1 (no padding) commut
 # > Do we need a separate minimum pooling layer? Can you replace it with another
 # > operation?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # No: $\min(x_1, \dots, x_n) = -\max(-x_1, \dots, -x_n)$, so minimum pooling is
 # max pooling between two negations, with the same window, stride and padding
 # (the $-\infty$ padding of max pooling becomes $+\infty$ padding, which is right for
 # a minimum). Checked against a direct minimum over every window, built with
 # `F.unfold`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def min_pool2d(X: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
     """Minimum pooling through max pooling."""
     return -F.max_pool2d(-X, kernel_size, stride=stride, padding=padding)
@@ -553,14 +613,17 @@ for k, s, p in [(2, 2, 0), (3, 1, 1), (3, 2, 1)]:
 print("-max_pool2d(-X) == min over every window, for 3 configurations")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Would a network want minimum pooling? In the usual order convolution, ReLU,
 # pooling, the answer is mostly no. Max and min pooling commute with the ReLU (and
 # with every nondecreasing function), so $\min$-pooling ReLU outputs is
 # $\mathrm{ReLU}(\min(\dots))$: zero as soon as one unit in the window is inactive.
 # On the chapter's edge maps (Sobel kernels and ReLU) of all 10,000 Fashion-MNIST
 # test images, compare the fraction of zeros before and after pooling:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 Z = torch.randn(2, 3, 8, 8)
 assert torch.equal(F.max_pool2d(F.relu(Z), 2), F.relu(F.max_pool2d(Z, 2)))
 assert torch.equal(min_pool2d(F.relu(Z), 2), F.relu(min_pool2d(Z, 2)))
@@ -579,20 +642,28 @@ assert (zero_fraction["2x2 min pooling"] > zero_fraction["edge maps"]
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Min pooling turns even more of the map into zeros, which carry no information and
 # pass no gradient through the ReLU. Max pooling does the opposite.
+# :::
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # If a network needs "the feature is absent everywhere in this window", the
 # convolution before the pooling can learn the negated kernel: max pooling of
 # $-z$ is $-\min(z)$, so min pooling is already within reach of a standard
 # convolution plus max pooling block.
+# :::
 #
 # ## 7. Softmax pooling
 #
 # > Is there an operation between average and max pooling that you could use (hint:
 # > recall the softmax)? Why might it not be so popular?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Weight each element of the window by a softmax of the window with temperature $T$:
 #
 # $$ y = \sum_i \frac{e^{x_i / T}}{\sum_j e^{x_j / T}}\, x_i . $$
@@ -601,8 +672,9 @@ assert (zero_fraction["2x2 min pooling"] > zero_fraction["edge maps"]
 # weight concentrates on the largest element: max pooling. For non-overlapping
 # windows (stride = window, as in PyTorch's default) a reshape lays each window out
 # along the last axis:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def windows(X: torch.Tensor, k: int) -> torch.Tensor:
     """(n, c, h, w) -> (n, c, h // k, w // k, k * k): the non-overlapping k x k windows."""
     n, c, h, w = X.shape
@@ -633,12 +705,14 @@ for T in temperatures:
     to_max.append((Y - max_ref).abs().max().item())
     print(f"{T:>7g}{to_avg[-1]:>18.4f}{to_max[-1]:>18.4f}")
 
-# %%
+# %% tags=["hide-input"]
 assert to_avg[0] < 1e-3 and to_max[-1] < 1e-3                  # the two limits
 assert all(a <= b for a, b in zip(to_avg, to_avg[1:]))          # colder: further from avg
 assert all(a >= b for a, b in zip(to_max, to_max[1:]))          # colder: closer to max
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # At every temperature $T > 0$ the result lies between the average and the maximum.
 # The upper bound holds because the weights $w_i = e^{x_i/T} / \sum_j e^{x_j/T}$ are
 # positive and sum to 1, so $y = \sum_i w_i x_i$ is a weighted average of the $x_i$,
@@ -659,8 +733,9 @@ assert all(a >= b for a, b in zip(to_max, to_max[1:]))          # colder: closer
 # that is all the proof uses. A check over temperatures from $10^{-3}$ to $10^{3}$,
 # inputs of three scales and several random draws, in float64 so that rounding
 # cannot hide a violation:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 checked = 0
 temperatures_range = torch.logspace(-3, 3, 25, dtype=torch.float64)
 for seed in range(5):
@@ -676,6 +751,8 @@ print(f"avg <= soft <= max for all {checked:,} pooled values "
       f"({len(temperatures_range)} temperatures, 3 scales, 5 seeds)")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So why is it rare?
 #
 # **Its behaviour depends on the scale of the input.** Max and average pooling are
@@ -684,8 +761,9 @@ print(f"avg <= soft <= max for all {checked:,} pooled values "
 # same layer acts like max pooling on large activations and like average pooling on
 # small ones, and activation scales drift during training, so $T$ becomes one more
 # thing to tune or learn:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 for name, pool in (("max", lambda t: F.max_pool2d(t, 2)), ("avg", lambda t: F.avg_pool2d(t, 2)),
                    ("soft, T=1", lambda t: soft_pool2d(t, 2, 1.0))):
     homogeneous = torch.allclose(pool(10 * X), 10 * pool(X), atol=1e-5)
@@ -695,6 +773,8 @@ print("soft pooling of 10x at T=1 == 10 * soft pooling of x at T=0.1")
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **It is slower in practice.** Per window of $n$ elements, max pooling makes $n - 1$
 # comparisons. Soft pooling computes the maximum (to subtract it, for numerical
 # safety), $n$ exponentials, a normalising sum, $n$ products and another sum, and it
@@ -703,8 +783,9 @@ print("soft pooling of 10x at T=1 == 10 * soft pooling of x at T=0.1")
 # and average pooling but not for soft pooling, which we compose from general
 # operations; to see how much of the gap that accounts for, max pooling is also
 # timed through the same `windows` reshape:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def ms_forward_backward(fn, X: torch.Tensor) -> float:
     """Fastest time of one forward + backward pass of `fn` on `X`, in milliseconds."""
     def step():
@@ -719,15 +800,17 @@ timings = {"F.max_pool2d": ms_forward_backward(lambda t: F.max_pool2d(t, 2), X_b
            "max of windows()": ms_forward_backward(lambda t: windows(t, 2).amax(-1), X_big),
            "soft_pool2d": ms_forward_backward(lambda t: soft_pool2d(t, 2, 1.0), X_big)}
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for name, ms in timings.items():
     print(f"{name:<26}{ms:8.2f} ms  ({ms / timings['F.max_pool2d']:.1f}x F.max_pool2d)")
 
-# %%
+# %% tags=["hide-input"]
 assert timings["soft_pool2d"] > timings["F.max_pool2d"]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The timings depend on the machine. Soft pooling is slower than `F.max_pool2d`
 # (asserted above), and the "max of windows()" row shows how much of that gap comes
 # from composing it out of general operations rather than from the exponentials
@@ -739,17 +822,21 @@ assert timings["soft_pool2d"] > timings["F.max_pool2d"]
 # side, and look at where between average and max the learned layers end up. A gain
 # would have to be large to pay for the cost and the extra parameter; max and
 # average pooling have stayed the defaults.
+# :::
 #
 # ## 8. Is pooling still needed when convolutions have a stride?
 #
 # > Pooling and strided convolutions both shrink feature maps. Do we still need
 # > pooling?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Not strictly. Start with what a stride-2 convolution computes: exactly the
 # stride-1 convolution, evaluated at every second position, which is the "keep every
 # 2nd pixel" row of the chapter's shift experiment:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 conv1 = nn.Conv2d(3, 8, 3, padding=1)
 X = torch.randn(2, 3, 12, 12)
 with torch.no_grad():
@@ -759,6 +846,8 @@ print("stride-2 convolution == stride-1 convolution, keeping every 2nd row and c
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So the stride shrinks the map without the maximum over a neighbourhood that gives
 # pooling its shift tolerance; a strided convolution can get such tolerance only from
 # its kernels, by learning smooth ones. In return it is cheaper and learned. Compare LeNet with
@@ -766,8 +855,9 @@ print("stride-2 convolution == stride-1 convolution, keeping every 2nd row and c
 # pooling layer is removed and the convolution before it gets stride 2 instead. The
 # padding of the first convolution keeps the shapes identical, so the classifier
 # head is unchanged:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class SoftPool2d(nn.Module):
     """Softmax pooling with a learned temperature (exercise 7)."""
 
@@ -802,11 +892,14 @@ print(utils.layer_summary(lenet_strided(), torch.zeros(1, 1, 28, 28)))
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The parameters are the same as with pooling (pooling has none), but the
 # convolutions now compute only a quarter of the positions. Counting multiply-adds
 # of the convolutions with forward hooks:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def conv_macs(net: nn.Module, X: torch.Tensor) -> int:
     """Multiply-adds of all Conv2d layers for input X (one per weight per output)."""
     total = 0
@@ -834,7 +927,7 @@ for name, make in makers.items():
     print(f"{name:<22}{sum(p.numel() for p in net.parameters()):>11,}"
           f"{conv_macs(net, x1):>20,}")
 
-# %%
+# %% tags=["hide-input"]
 nets = {name: make() for name, make in makers.items()}
 params = {name: sum(p.numel() for p in net.parameters()) for name, net in nets.items()}
 assert params["strided convolutions"] == params["max pooling"]
@@ -843,17 +936,20 @@ assert nets["strided convolutions"](x1).shape == nets["max pooling"](x1).shape =
 assert conv_macs(nets["strided convolutions"], x1) * 4 == conv_macs(nets["max pooling"], x1)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Now a small training comparison of the three, with the same data, seed and
 # optimiser (Adam). The budget comes from the profile:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 budget = profile.budget("pooling_compare")
 print(budget.describe())
 train_iter, test_iter = utils.load_fashion_mnist(
     budget.batch_size, device=device, train_size=budget.train_size,
     test_size=budget.test_size)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 histories = {}
 for name, make in makers.items():
@@ -868,12 +964,14 @@ for name, hist in histories.items():
     seconds = sum(r["seconds"] for r in hist) / len(hist)
     print(f"{name:<22}{hist.last['test_acc']:>9.3f}{seconds:>9.1f}")
 
-# %%
+# %% tags=["hide-input"]
 for name, hist in histories.items():
     assert hist.last["test_acc"] > 0.6, (name, hist.last["test_acc"])  # chance is 0.1
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # All three networks learn (the floor asserted above is far above chance, 0.1). A
 # single seed and two short epochs cannot rank differences of a few points; that
 # would take several seeds and longer training (the `full` profile trains on all
@@ -882,8 +980,9 @@ for name, hist in histories.items():
 # Where did the learned soft pooling end up? Its position between average pooling
 # (0) and max pooling (1), $(y_\text{soft} - y_\text{avg}) / (y_\text{max} - y_\text{avg})$,
 # averaged over the windows of a test batch where max and average differ:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def soft_position(pool: SoftPool2d, X: torch.Tensor) -> float:
     """Mean of (soft - avg) / (max - avg) over windows where max and avg differ."""
     soft, avg, mx = pool(X), F.avg_pool2d(X, 2), F.max_pool2d(X, 2)
@@ -898,7 +997,7 @@ with torch.no_grad():
     inputs = {2: soft_net[:2](X_test), 5: soft_net[:5](X_test)}  # what each pool sees
     positions = {i: soft_position(soft_net[i], inputs[i]) for i in (2, 5)}
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 for i in (2, 5):
     closer = "average" if positions[i] < 0.5 else "max"
@@ -906,25 +1005,31 @@ for i in (2, 5):
           f"position between average (0) and max (1): {positions[i]:.2f}, "
           f"closer to {closer} pooling")
 
-# %%
+# %% tags=["hide-input"]
 assert all(-0.01 <= p <= 1.01 for p in positions.values())  # soft lies between avg and max
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The lines above say which of the two each learned layer resembles, and how far $T$
 # moved from its starting value 1. A temperature means nothing without the scale of
 # the activations it divides, so what such a layer does is set jointly by the
 # initial $T$, the scale of the activations and how far training moves $T$: the scale
 # dependence of exercise 7, met in practice.
+# :::
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The answer to the question is about design rather than accuracy: strided
 # convolutions can take over the downsampling, with the same parameters and a
 # quarter of the convolutions' work, at the price of the shift tolerance that the
 # maximum provides. Residual networks {cite}`he2016deep` make this trade: the book's
 # `utils.resnet18` downsamples with stride-2 convolutions, keeps a single max pooling
 # layer in its stem, and ends with global average pooling (exercise 9). Counted:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 resnet = utils.resnet18(widths=(8, 16, 32, 64))  # narrow: only the layout matters here
 kinds = {"max pooling layers": nn.MaxPool2d, "global average pooling": nn.AdaptiveAvgPool2d}
 layout = {name: sum(isinstance(m, cls) for m in resnet.modules()) for name, cls in kinds.items()}
@@ -939,13 +1044,16 @@ assert layout["stride-2 convolutions"] > layout["max pooling layers"]
 #
 # > What does global average pooling compute, and what does it save?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Global average pooling (GAP) averages each channel over its whole map: a pooling
 # window as large as the input, one number per channel. The
 # [chapter](../chapters/04_pooling.ipynb) showed that it lets one network take 28x28
 # and 32x32 images; here we count what it saves. `nn.AdaptiveAvgPool2d(1)` computes
 # it for any input size:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(2, 16, 5, 5)  # LeNet's last feature maps: (batch, 16, 5, 5)
 gap = nn.AdaptiveAvgPool2d(1)
 print(tuple(X.shape), "->", tuple(gap(X).shape))
@@ -954,13 +1062,16 @@ torch.testing.assert_close(gap(X), F.avg_pool2d(X, kernel_size=X.shape[-2:]))
 print("GAP == mean over height and width == average pooling with a 5x5 window")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # What it saves: a classifier head on top of $c \times h \times w$ features. LeNet
 # flattens its $16 \times 5 \times 5$ maps into a linear layer; GAP first reduces
 # them to 16 numbers. A network in the style of *Network in Network*
 # {cite}`lin2013network` goes further: a 1x1 convolution to one channel per class,
 # then GAP, and the averages are the class scores.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 heads = {
     "flatten + linear": nn.Sequential(nn.Flatten(), nn.Linear(16 * 5 * 5, 10)),
     "GAP + linear": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10)),
@@ -974,10 +1085,13 @@ assert head_params["flatten + linear"] == (16 * 5 * 5 + 1) * 10
 assert head_params["GAP + linear"] == head_params["1x1 conv + GAP"] == (16 + 1) * 10
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The flattening head has $h \times w$ times more weights, and it is tied to one input
 # size; the GAP heads accept any size:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X_large = torch.randn(2, 16, 9, 9)  # what a larger input image would produce
 print("GAP + linear on 9x9 maps:", tuple(heads["GAP + linear"](X_large).shape))
 caught = None
@@ -989,12 +1103,15 @@ assert caught is not None and "cannot be multiplied" in str(caught)
 print("flatten + linear on 9x9 maps:", type(caught).__name__)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The price is all spatial layout: GAP returns the same numbers however the
 # positions are rearranged, so the channels must carry everything the classifier
 # needs. In return it is fully invariant to shifts that keep the content inside the
 # map, the end point of the partial tolerance measured in the chapter:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 perm = torch.randperm(25, generator=torch.Generator().manual_seed(0))
 scrambled = X.flatten(2)[..., perm].reshape(X.shape)  # positions shuffled
 torch.testing.assert_close(gap(scrambled), gap(X))
@@ -1006,6 +1123,8 @@ print("GAP: unchanged by shuffling positions, and by shifts of 1, 2 and 3 pixels
 # %% [markdown]
 # ## Summary
 #
+# :::{admonition} Answer
+# :class: dropdown
 # - Average pooling is a grouped convolution with a constant kernel; max pooling is
 #   not affine, so no convolution stack can produce it.
 # - With ReLUs it can: a knockout tournament of $\lceil \log_2 n \rceil$ ReLU layers
@@ -1017,3 +1136,4 @@ print("GAP: unchanged by shuffling positions, and by shifts of 1, 2 and 3 pixels
 # - Soft pooling interpolates between them but depends on the activation scale and
 #   costs more; strided convolutions can replace pooling at the same parameter count;
 #   global average pooling replaces a large classifier head with none.
+# :::
