@@ -70,8 +70,9 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # connected layer (left) every output is wired to every input, each wire with its own
 # weight. In a convolutional layer (right) each output is wired only to the three inputs
 # below it, and the wires of every output carry the *same* three weights, drawn in the
-# same three colours. The cell reads the wires off real layers: output $i$ is wired to
-# input $i'$ when feeding a one at input $i'$ (zeros elsewhere) changes output $i$.
+# same three colours. The first cell reads the wires off real layers: output $i$ is wired
+# to input $i'$ when feeding a one at input $i'$ (zeros elsewhere) changes output $i$.
+# The second draws them (its code is folded: click to see it).
 
 # %%
 n_in, k = 7, 3
@@ -90,7 +91,12 @@ for i in range(n_out):  # output i sees inputs i, ..., i + k - 1, through K[0], 
 n_dense = W_dense.unique().numel()
 n_conv = W_conv[W_conv != 0].unique().numel()
 assert (n_dense, n_conv) == (n_in * n_out, k)
+uses = [(W_conv == w).sum().item() for w in conv1d.weight.flatten()]
+assert uses == [n_out] * k  # every kernel weight serves every output
+print(f"dense: {n_dense} different weights; convolution: {n_conv} weights, used "
+      f"{uses} times (once per output)")
 
+# %% tags=["hide-input"]
 colors = ["tab:blue", "tab:orange", "tab:green"]
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
 for ax, W, title in [(axes[0], W_dense, f"fully connected: {n_dense} different weights"),
@@ -169,8 +175,10 @@ for name, n_in, n_out, hidden in cases:
 # position as an offset from the output position, $i' = i + a$ and $j' = j + b$, only
 # renames the indices, with $V[i, j, a, b] = W[i, j, i + a, j + b]$:
 #
-# $$Y[i, j] = U[i, j] + \sum_{i'} \sum_{j'} W[i, j, i', j']\, X[i', j']
-#   = U[i, j] + \sum_a \sum_b V[i, j, a, b]\, X[i + a, j + b].$$
+# $$\begin{aligned}
+# Y[i, j] &= U[i, j] + \sum_{i'} \sum_{j'} W[i, j, i', j']\, X[i', j'] \\
+#   &= U[i, j] + \sum_a \sum_b V[i, j, a, b]\, X[i + a, j + b].
+# \end{aligned}$$
 #
 # Now we add what we know about images.
 #
@@ -227,7 +235,11 @@ K = torch.arange(4.0).reshape(2, 2)  # kernel (height, width)
 print("X =", X, "K =", K, sep="\n")
 
 
-# %%
+# %% [markdown]
+# The panels below slide the kernel over the input one step at a time (the drawing code
+# is folded).
+
+# %% tags=["hide-input"]
 def draw_grid(ax, M, title, highlight=None, color="tab:orange", values=True, canvas=None):
     """Draw a matrix as a grid of cells (one square each) holding its numbers.
 
@@ -314,7 +326,7 @@ assert torch.equal(Y, torch.tensor([[19.0, 25.0], [37.0, 43.0]]))  # the sums do
 # below runs the same loop on a larger example, a 5x5 input and a 3x3 kernel, one frame
 # per output entry (use the buttons to step through it or to play it).
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 X_anim = torch.arange(25.0).reshape(5, 5) % 4  # small integers, easy to add by hand
 K_anim = torch.tensor([[1.0, 0.0, 1.0], [0.0, 2.0, 0.0], [1.0, 0.0, 1.0]])
@@ -513,12 +525,12 @@ print(corr2d(X.t(), K.t()))
 #
 # Translation invariance of the *weights* has a visible consequence for the *layer*:
 # move a pattern in the input, and its response moves by the same amount in the output,
-# unchanged. The layer is **translation equivariant**: shifting and then convolving
-# gives the same as convolving and then shifting. (Not *invariant*: the output does
-# change, it moves along; [the pooling chapter](04_pooling.ipynb) asks when a network
-# can ignore a shift.) The cell below shifts a small pattern 3 rows down and 2 columns
-# right, far enough from the border that nothing falls off, and compares both orders
-# exactly.
+# unchanged. The layer is **translation equivariant**: shifting and then applying the
+# layer gives the same as applying the layer and then shifting. (Not *invariant*: the
+# output does change, it moves along; [the pooling chapter](04_pooling.ipynb) asks when
+# a network can ignore a shift.) The cell below shifts a small pattern 3 rows down and 2
+# columns right, far enough from the border that nothing falls off, and compares both
+# orders exactly.
 
 # %%
 X_eq = torch.zeros(8, 8)
