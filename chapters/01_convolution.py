@@ -14,7 +14,8 @@
 #   assumptions (translation invariance and locality) shrink them to a small shared kernel;
 # - compute a two-dimensional cross-correlation by hand and with a loop, predict its
 #   output shape, and check it against `torch.nn.functional.conv2d`;
-# - build a convolutional layer as an `nn.Module` and use it to detect edges;
+# - build a convolutional layer as an `nn.Module` and use it to detect edges, and check
+#   that shifting its input shifts its output (translation equivariance);
 # - learn a kernel from input/output pairs with gradient descent;
 # - tell cross-correlation from convolution, and measure the receptive field of stacked
 #   layers with gradients.
@@ -48,6 +49,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.display import HTML
+from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 from PIL import Image
 from torch import nn
@@ -60,6 +63,70 @@ torch.set_printoptions(precision=4, sci_mode=False)
 
 # %% [markdown]
 # ## From fully connected layers to convolution
+#
+# ### Which inputs each output sees
+#
+# Start with a picture, in one dimension: seven inputs, five outputs. In a fully
+# connected layer (left) every output is wired to every input, each wire with its own
+# weight. In a convolutional layer (right) each output is wired only to the three inputs
+# below it, and the wires of every output carry the *same* three weights, drawn in the
+# same three colours. The first cell reads the wires off real layers: output $i$ is wired
+# to input $i'$ when feeding a one at input $i'$ (zeros elsewhere) changes output $i$.
+# The second draws them (its code is folded: click to see it).
+
+# %%
+n_in, k = 7, 3
+n_out = n_in - k + 1  # 5: the convolution's outputs; the dense layer gets as many
+torch.manual_seed(0)
+dense = nn.Linear(n_in, n_out, bias=False)
+conv1d = nn.Conv1d(1, 1, kernel_size=k, bias=False)
+with torch.no_grad():
+    conv1d.weight.copy_(torch.tensor([[[1.0, 2.0, 3.0]]]))  # distinct, to tell them apart
+    one_hot = torch.eye(n_in)  # row i': a one at input i'
+    W_dense = dense(one_hot).T  # (n_out, n_in): the weight from input i' to output i
+    W_conv = conv1d(one_hot[:, None])[:, 0].T  # the same for the convolution
+for i in range(n_out):  # output i sees inputs i, ..., i + k - 1, through K[0], ..., K[k-1]
+    assert W_conv[i].nonzero().flatten().tolist() == list(range(i, i + k))
+    assert torch.equal(W_conv[i, i:i + k], conv1d.weight[0, 0])
+n_dense = W_dense.unique().numel()
+n_conv = W_conv[W_conv != 0].unique().numel()
+assert (n_dense, n_conv) == (n_in * n_out, k)
+uses = [(W_conv == w).sum().item() for w in conv1d.weight.flatten()]
+assert uses == [n_out] * k  # every kernel weight serves every output
+print(f"dense: {n_dense} different weights; convolution: {n_conv} weights, used "
+      f"{uses} times (once per output)")
+
+# %% tags=["hide-input"]
+colors = ["tab:blue", "tab:orange", "tab:green"]
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+for ax, W, title in [(axes[0], W_dense, f"fully connected: {n_dense} different weights"),
+                     (axes[1], W_conv, f"convolutional: {n_conv} shared weights")]:
+    x_out = np.arange(n_out) + (k - 1) / 2  # outputs drawn above the middle of their inputs
+    for i, j in W.nonzero().tolist():
+        if W is W_conv:
+            a = j - i  # offset of input j in the window of output i
+            ax.plot([j, x_out[i]], [0, 1], color=colors[a], linewidth=2.5,
+                    label=f"K[{a}]" if i == 0 else None)
+        else:
+            ax.plot([j, x_out[i]], [0, 1], color="gray", linewidth=0.8)
+    ax.scatter(np.arange(n_in), np.zeros(n_in), s=250, color="white", edgecolor="black",
+               zorder=3)
+    ax.scatter(x_out, np.ones(n_out), s=250, color="lightgray", edgecolor="black", zorder=3)
+    ax.set_yticks([0, 1], ["input x", "output y"])
+    ax.set_xticks(range(n_in))
+    ax.set_xlabel("input position i'")
+    ax.set_ylim(-0.3, 1.45)
+    ax.set_title(title)
+axes[1].legend(loc="upper right", fontsize=9, ncols=3, bbox_to_anchor=(1, 1.0))
+fig.suptitle("Dense versus convolutional connectivity (read off nn.Linear and nn.Conv1d)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The convolution keeps two facts about images: an output only looks at a small
+# neighbourhood (locality), and it looks at every neighbourhood in the same way (shared
+# weights). The rest of this section derives the layer from these two facts, starting
+# with what the dense layer costs.
 #
 # ### Too many parameters
 #
@@ -99,30 +166,35 @@ for name, n_in, n_out, hidden in cases:
 #
 # ### Two principles
 #
-# Write the hidden representation $\mathbf H$ as an image too, so that the unit
-# $[\mathbf H]_{i,j}$ sits at position $(i, j)$. The most general (fully connected) layer
-# gives every output unit its own weight for every input pixel, a fourth-order tensor
-# $\mathsf W$. Writing the input position as an offset from the output position,
-# $k = i + a$ and $l = j + b$, only renames the indices:
+# Write the layer's output as an image too, so that the unit $Y[i, j]$ sits at
+# position $(i, j)$, and write $X[i', j']$ for the input pixel at $(i', j')$. (The book
+# indexes arrays like tensors in code: $X[i, j]$ is row $i$, column $j$; output positions
+# are $i, j$, offsets inside the kernel $a, b$, and the kernel is $K$, of size
+# $k_h \times k_w$.) The most general (fully connected) layer gives every output unit its
+# own weight for every input pixel, a fourth-order tensor $W$. Writing the input
+# position as an offset from the output position, $i' = i + a$ and $j' = j + b$, only
+# renames the indices, with $V[i, j, a, b] = W[i, j, i + a, j + b]$:
 #
-# $$[\mathbf H]_{i,j} = [\mathbf U]_{i,j} + \sum_k \sum_l [\mathsf W]_{i,j,k,l}\, [\mathbf X]_{k,l}
-#   = [\mathbf U]_{i,j} + \sum_a \sum_b [\mathsf V]_{i,j,a,b}\, [\mathbf X]_{i+a,j+b}.$$
+# $$\begin{aligned}
+# Y[i, j] &= U[i, j] + \sum_{i'} \sum_{j'} W[i, j, i', j']\, X[i', j'] \\
+#   &= U[i, j] + \sum_a \sum_b V[i, j, a, b]\, X[i + a, j + b].
+# \end{aligned}$$
 #
 # Now we add what we know about images.
 #
 # 1. **Translation invariance.** A pattern (an edge, an eye, a button) should get the
 #    same response wherever it appears, so the weights may depend on the offset $(a, b)$
-#    but not on the position $(i, j)$: $[\mathsf V]_{i,j,a,b} = [\mathbf V]_{a,b}$, and the
-#    bias is one number $u$.
+#    but not on the position $(i, j)$: $V[i, j, a, b] = K[a, b]$, and the bias is one
+#    number $u$.
 # 2. **Locality.** To decide what is happening at $(i, j)$, the first layers only need
-#    pixels nearby, so $[\mathbf V]_{a,b} = 0$ whenever $|a| > \Delta$ or $|b| > \Delta$.
+#    pixels nearby, so $K[a, b] = 0$ whenever $|a| > \Delta$ or $|b| > \Delta$.
 #    Later layers combine these local answers into global ones.
 #
 # Together they leave
 #
-# $$[\mathbf H]_{i,j} = u + \sum_{a=-\Delta}^{\Delta} \sum_{b=-\Delta}^{\Delta} [\mathbf V]_{a,b}\, [\mathbf X]_{i+a,j+b}.$$
+# $$Y[i, j] = u + \sum_{a=-\Delta}^{\Delta} \sum_{b=-\Delta}^{\Delta} K[a, b]\, X[i + a, j + b].$$
 #
-# This is a **convolutional layer**. The small weight array $\mathbf V$ is its
+# This is a **convolutional layer**. The small weight array $K$ is its
 # **kernel** (or filter): one $(2\Delta+1) \times (2\Delta+1)$ array that slides over
 # the image and is shared by all positions. Its parameter count does not depend on the
 # image size at all:
@@ -147,13 +219,15 @@ for delta in (1, 2):
 #
 # In code, it is simpler to index the kernel from its top-left corner, $a, b = 0, 1,
 # \ldots$, instead of from its centre. This only shifts where the output is stored.
-# For a $k_h \times k_w$ kernel $\mathbf K$, the output is
+# For a $k_h \times k_w$ kernel $K$, the output is
 #
-# $$[\mathbf Y]_{i,j} = \sum_{a=0}^{k_h-1} \sum_{b=0}^{k_w-1} [\mathbf K]_{a,b}\, [\mathbf X]_{i+a,j+b}:$$
+# $$Y[i, j] = (X \star K)[i, j] = \sum_{a=0}^{k_h-1} \sum_{b=0}^{k_w-1} X[i + a, j + b]\, K[a, b]:$$
 #
 # place the kernel on the input with its top-left corner at $(i, j)$, multiply the
-# overlapping numbers elementwise, and add them up. Here is a small example that you can
-# check by hand.
+# overlapping numbers elementwise, and add them up. This operation is called
+# **cross-correlation**, and the book writes it $X \star K$; the symbol $X * K$ is kept
+# for the *convolution* of mathematics, which flips the kernel (section "Cross-correlation
+# versus convolution" below). Here is a small example that you can check by hand.
 
 # %%
 X = torch.arange(9.0).reshape(3, 3)  # input (height, width)
@@ -161,44 +235,67 @@ K = torch.arange(4.0).reshape(2, 2)  # kernel (height, width)
 print("X =", X, "K =", K, sep="\n")
 
 
-# %%
-def draw_grid(ax, M, title, highlight=None, color="tab:orange"):
-    """Draw a small matrix as a grid of numbers, optionally framing a block of cells."""
+# %% [markdown]
+# The panels below slide the kernel over the input one step at a time (the drawing code
+# is folded).
+
+# %% tags=["hide-input"]
+def draw_grid(ax, M, title, highlight=None, color="tab:orange", values=True, canvas=None):
+    """Draw a matrix as a grid of cells (one square each) holding its numbers.
+
+    highlight: ((row, col), (height, width)) of a block of cells to frame; values:
+    False leaves the cells empty; canvas: (rows, cols) of the area shown, so that
+    panels side by side draw cells of one size. Returns {(row, col): text}.
+    """
     rows, cols = M.shape
-    ax.imshow(np.zeros((rows, cols)), cmap="Greys", vmin=0, vmax=1)
+    texts = {}
     for (r, c), v in np.ndenumerate(M.numpy()):
-        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=13)
-    ax.set_xticks(np.arange(-0.5, cols), minor=True)
-    ax.set_yticks(np.arange(-0.5, rows), minor=True)
-    ax.grid(which="minor", color="black", linewidth=1)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="white",
+                               edgecolor="black", linewidth=1))  # every cell has a border
+        texts[r, c] = ax.text(c, r, f"{v:g}" if values else "", ha="center", va="center",
+                              fontsize=12)
     if highlight is not None:
         (r, c), (h, w) = highlight
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False,
-                               edgecolor=color, linewidth=4))
-    ax.set_title(title)
+                               edgecolor=color, linewidth=4, zorder=3))
+    dy, dx = [(n - m) / 2 for n, m in zip(canvas or (rows, cols), (rows, cols))]
+    ax.set_xlim(-0.6 - dx, cols - 0.4 + dx)  # the matrix centred on the canvas
+    ax.set_ylim(rows - 0.4 + dy, -0.6 - dy)  # row 0 at the top, as in the printed tensor
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=11)
+    return texts
 
 
-# Each output entry: the 2x2 window at (i, j) times K, summed.
-Y_windows = torch.tensor([[(X[i:i + 2, j:j + 2] * K).sum().item() for j in range(2)]
-                          for i in range(2)])
-fig, axes = plt.subplots(1, 3, figsize=(9, 3),
-                         gridspec_kw={"width_ratios": [3, 2, 2]})
-draw_grid(axes[0], X, "input X (3x3)", highlight=((0, 0), (2, 2)))
-draw_grid(axes[1], K, "kernel K (2x2)", highlight=((0, 0), (2, 2)))
-draw_grid(axes[2], Y_windows, "output Y (2x2)",
-          highlight=((0, 0), (1, 1)))
-fig.suptitle("The framed window of X times K, summed, gives the framed entry of Y")
+k_h, k_w = K.shape
+positions = [(i, j) for i in range(X.shape[0] - k_h + 1) for j in range(X.shape[1] - k_w + 1)]
+Y_windows = torch.zeros(X.shape[0] - k_h + 1, X.shape[1] - k_w + 1)
+fig, axes = plt.subplots(len(positions), 3, figsize=(8, 2.3 * len(positions)))
+for step, (i, j) in enumerate(positions):
+    window = X[i:i + k_h, j:j + k_w]
+    Y_windows[i, j] = (window * K).sum()  # the entry this panel adds
+    terms = " + ".join(f"{x:g}·{w:g}" for x, w in zip(window.flatten().tolist(),
+                                                      K.flatten().tolist()))
+    draw_grid(axes[step, 0], X, f"step {step + 1}: window at ({i}, {j})",
+              highlight=((i, j), (k_h, k_w)))
+    draw_grid(axes[step, 1], K, "kernel K", highlight=((0, 0), (k_h, k_w)),
+              canvas=X.shape)
+    texts = draw_grid(axes[step, 2], Y_windows, f"Y[{i}, {j}] = {terms}\n= {Y_windows[i, j]:g}",
+                      highlight=((i, j), (1, 1)), canvas=X.shape)
+    for n, (r, c) in enumerate(positions):  # entries of later steps are still empty
+        if n > step:
+            texts[r, c].set_text("")
+fig.suptitle("Slide the window, multiply by K elementwise, add up: one output per step")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The top-left output is $0\cdot0 + 1\cdot1 + 3\cdot2 + 4\cdot3 = 19$. The other three
-# come from sliding the window one step right, one step down, or both:
+# Read the panels top to bottom. The top-left output is
+# $0\cdot0 + 1\cdot1 + 3\cdot2 + 4\cdot3 = 19$. The other three come from sliding the
+# window one step right, one step down, or both:
 # $1\cdot0 + 2\cdot1 + 4\cdot2 + 5\cdot3 = 25$,
 # $3\cdot0 + 4\cdot1 + 6\cdot2 + 7\cdot3 = 37$ and
-# $4\cdot0 + 5\cdot1 + 7\cdot2 + 8\cdot3 = 43$, the numbers in the figure. One window,
-# in code:
+# $4\cdot0 + 5\cdot1 + 7\cdot2 + 8\cdot3 = 43$. One window, in code:
 
 # %%
 window = X[0:2, 0:2]
@@ -223,6 +320,57 @@ def corr2d(X, K):
 Y = corr2d(X, K)
 print(Y)
 assert torch.equal(Y, torch.tensor([[19.0, 25.0], [37.0, 43.0]]))  # the sums done by hand
+
+# %% [markdown]
+# The loops visit the output positions row by row, as the panels did. The animation
+# below runs the same loop on a larger example, a 5x5 input and a 3x3 kernel, one frame
+# per output entry (use the buttons to step through it or to play it).
+
+# %% tags=["hide-input"]
+# NBVAL_IGNORE_OUTPUT
+X_anim = torch.arange(25.0).reshape(5, 5) % 4  # small integers, easy to add by hand
+K_anim = torch.tensor([[1.0, 0.0, 1.0], [0.0, 2.0, 0.0], [1.0, 0.0, 1.0]])
+h, w = K_anim.shape
+frames = [(i, j) for i in range(5 - h + 1) for j in range(5 - w + 1)]
+fig, (ax_x, ax_k, ax_y) = plt.subplots(1, 3, figsize=(7, 2.8), dpi=72,
+                                       gridspec_kw={"width_ratios": [5, 3, 3]})
+draw_grid(ax_x, X_anim, "input X (5x5)")
+draw_grid(ax_k, K_anim, "kernel K (3x3)", highlight=((0, 0), (h, w)))
+out = draw_grid(ax_y, torch.zeros(5 - h + 1, 5 - w + 1), "output Y (3x3)", values=False)
+frame_x = ax_x.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, edgecolor="tab:orange",
+                                   linewidth=4, zorder=3))
+frame_y = ax_y.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:orange",
+                                   linewidth=4, zorder=3))
+written = {}  # what the animation wrote into each output cell
+
+
+def show_step(n):
+    """Frame n: frame the n-th window, write its sum, keep earlier sums, clear later ones."""
+    i, j = frames[n]
+    frame_x.set_xy((j - 0.5, i - 0.5))
+    frame_y.set_xy((j - 0.5, i - 0.5))
+    written[i, j] = (X_anim[i:i + h, j:j + w] * K_anim).sum().item()
+    for m, (r, c) in enumerate(frames):
+        out[r, c].set_text(f"{written[r, c]:g}" if m <= n else "")
+    return [frame_x, frame_y, *out.values()]
+
+
+anim = FuncAnimation(fig, show_step, frames=len(frames), interval=700)
+anim_html = anim.to_jshtml(default_mode="loop")
+plt.close(fig)  # show the animation only, not a static copy of its last frame
+HTML(anim_html)
+
+# %% [markdown]
+# The numbers the animation wrote are the cross-correlation, entry for entry, and the
+# animation stays small enough for the page:
+
+# %%
+assert len(frames) == 9  # one frame per output entry of the 3x3 output
+assert anim_html.count("data:image/png;base64") == len(frames)  # the frames it embeds
+Y_anim = corr2d(X_anim, K_anim)
+assert written == {(i, j): Y_anim[i, j].item() for i, j in frames}
+assert len(anim_html) < 400_000  # characters of HTML, frames included
+print("frames:", len(frames), " output written by the animation:\n", Y_anim)
 
 # %% [markdown]
 # The book keeps this function as `utils.corr2d` (with input checks) for later chapters;
@@ -342,7 +490,7 @@ X[:, 2:6] = 0
 X
 
 # %% [markdown]
-# The kernel $[1, -1]$ computes $[\mathbf X]_{i,j} - [\mathbf X]_{i,j+1}$, the change
+# The kernel $[1, -1]$ computes $X[i, j] - X[i, j + 1]$, the change
 # from one pixel to its right-hand neighbour. Where the row is constant that is zero; at
 # an edge it is not.
 
@@ -373,6 +521,56 @@ assert torch.equal(corr2d(X.t(), K.t()), corr2d(X, K).t())
 print(corr2d(X.t(), K.t()))
 
 # %% [markdown]
+# ### Shift the input, and the output shifts
+#
+# Translation invariance of the *weights* has a visible consequence for the *layer*:
+# move a pattern in the input, and its response moves by the same amount in the output,
+# unchanged. The layer is **translation equivariant**: shifting and then applying the
+# layer gives the same as applying the layer and then shifting. (Not *invariant*: the
+# output does change, it moves along; [the pooling chapter](04_pooling.ipynb) asks when
+# a network can ignore a shift.) The cell below shifts a small pattern 3 rows down and 2
+# columns right, far enough from the border that nothing falls off, and compares both
+# orders exactly.
+
+# %%
+X_eq = torch.zeros(8, 8)
+X_eq[1:3, 2:5] = torch.tensor([[1.0, 2.0, 0.0], [3.0, 1.0, 2.0]])  # a pattern, zeros around
+K_eq = torch.tensor([[1.0, -1.0], [2.0, 0.0]])
+shift = (3, 2)  # rows down, columns right
+
+
+def move(M):
+    """Shift the contents of M by `shift` (they stay inside: nothing wraps around)."""
+    return torch.roll(M, shifts=shift, dims=(0, 1))
+
+
+shift_then_corr, corr_then_shift = corr2d(move(X_eq), K_eq), move(corr2d(X_eq, K_eq))
+assert torch.equal(shift_then_corr, corr_then_shift)  # exactly, not approximately
+assert not torch.equal(shift_then_corr, corr2d(X_eq, K_eq))  # equivariant, not invariant
+limit = corr2d(X_eq, K_eq).abs().max().item()
+fig, axes = plt.subplots(1, 4, figsize=(10, 3.2))
+for ax, M, title in [(axes[0], X_eq, "input X"), (axes[1], corr2d(X_eq, K_eq), "X ⋆ K"),
+                     (axes[2], move(X_eq), f"X shifted by {shift}"),
+                     (axes[3], shift_then_corr, "(X shifted) ⋆ K\n= (X ⋆ K) shifted")]:
+    signed = M.min() < 0
+    ax.imshow(M, cmap="RdBu_r" if signed else "gray_r", vmin=-limit if signed else 0,
+              vmax=limit if signed else M.max().item())
+    ax.set_xticks(np.arange(-0.5, M.shape[1]), minor=True)
+    ax.set_yticks(np.arange(-0.5, M.shape[0]), minor=True)
+    ax.grid(which="minor", color="lightgray", linewidth=0.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("column")
+axes[0].set_ylabel("row")
+fig.suptitle("Translation equivariance: shifting commutes with cross-correlation")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Only at the border does equivariance break: a pattern shifted past the edge loses the
+# part that no longer fits. ([Exercise 2](../exercises/01_convolution.ipynb) shows that
+# with circular padding, where nothing falls off, the equality holds for every shift.)
+#
 # ## Learning a kernel
 #
 # Designing kernels by hand works for edges, but not for "the texture of a knitted
@@ -428,11 +626,11 @@ torch.testing.assert_close(K_learned, K, atol=0.01, rtol=0)
 #
 # ## Cross-correlation versus convolution
 #
-# Strictly speaking, what we computed is a *cross-correlation*. The *convolution* of
-# mathematics and signal processing flips the kernel first:
+# Strictly speaking, what we computed is a *cross-correlation*, $X \star K$. The
+# *convolution* of mathematics and signal processing, written $X * K$, flips the kernel
+# first:
 #
-# $$(\mathbf X \star \mathbf K)_{i,j} = \sum_{a} \sum_{b} [\mathbf K]_{a,b}\,
-#   [\mathbf X]_{i-a,\,j-b},$$
+# $$(X * K)[i, j] = \sum_{a} \sum_{b} K[a, b]\, X[i - a, j - b],$$
 #
 # so the input index runs backwards while the kernel index runs forwards. Restricted to
 # the positions where the kernel fits (indices shifted so the output starts at 0, as in
@@ -505,9 +703,35 @@ torch.testing.assert_close(true_conv(X_b), conv2d(X_b), atol=1e-4, rtol=0)  # sa
 
 # %% [markdown]
 # Deep-learning libraries therefore implement cross-correlation, which needs no flip,
-# and call it convolution; this book follows that custom. The distinction only matters
-# when you *hand over* a kernel from elsewhere, for example a filter from a
-# signal-processing text: flip it first.
+# and call it convolution; this book follows that custom in its code (`nn.Conv2d` is "a
+# convolutional layer") and keeps the symbols apart in formulas: $X \star K$ for
+# cross-correlation, $X * K$ for convolution. The distinction only matters when you
+# *hand over* a kernel from elsewhere:
+#
+# ```{warning}
+# A kernel taken from a signal-processing text, or used with `np.convolve` or
+# `scipy.signal.convolve2d`, is meant for true convolution. `F.conv2d` and `nn.Conv2d`
+# cross-correlate, so flip it first (`K.flip(-2, -1)`). For a symmetric kernel (a blur,
+# the Laplacian) nothing changes; for a derivative or a Sobel kernel, forgetting the
+# flip silently flips the sign of every output.
+# ```
+#
+# The cell below makes the mistake on purpose. The textbook central difference
+# $\tfrac12[1, 0, -1]$ is a derivative *under convolution*: on the ramp
+# $0, 1, 2, \ldots$ (slope 1), `np.convolve` gives 1 everywhere. Handed unflipped to
+# `F.conv2d` it gives $-1$; flipped, it gives 1 again.
+
+# %%
+ramp = torch.arange(8.0)[None]  # one row, slope 1
+d_textbook = torch.tensor([[0.5, 0.0, -0.5]])  # a derivative kernel for convolution
+by_numpy = np.convolve(ramp[0].numpy(), d_textbook[0].numpy(), mode="valid")
+unflipped = conv2d_torch(ramp, d_textbook)[0]
+flipped = conv2d_torch(ramp, d_textbook.flip(-2, -1))[0]
+print("np.convolve:              ", by_numpy)
+print("F.conv2d, kernel as given:", unflipped.numpy())
+print("F.conv2d, kernel flipped: ", flipped.numpy())
+assert np.array_equal(by_numpy, np.ones(6)) and torch.equal(unflipped, -torch.ones(6))
+assert torch.equal(flipped, torch.tensor(by_numpy, dtype=torch.float32))
 #
 # ## Feature maps and receptive fields
 #
@@ -557,7 +781,7 @@ for L in range(1, 6):
 # The measured squares match the formula for every depth in the table. The picture
 # below shows the gradients themselves for one, two and three layers (brighter means a
 # larger gradient). For one layer the gradient is simply the kernel: output
-# $(i, j)$ depends on input $(i + a, j + b)$ through the weight $[\mathbf K]_{a,b}$.
+# $(i, j)$ depends on input $(i + a, j + b)$ through the weight $K[a, b]$.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
@@ -669,9 +893,13 @@ plt.show()
 # - The layer computes a cross-correlation: slide the kernel, multiply, add. The output
 #   of an $n_h \times n_w$ input and a $k_h \times k_w$ kernel is
 #   $(n_h - k_h + 1) \times (n_w - k_w + 1)$. Our loop matched `F.conv2d`.
+# - The layer is translation equivariant: shifting the input shifted the output by the
+#   same amount, exactly (away from the border).
 # - Kernels can be designed ($[1, -1]$ detects vertical edges and misses horizontal ones)
 #   or learned from data by gradient descent, which recovered $[1, -1]$.
-# - True convolution flips the kernel; for learned kernels this makes no difference.
+# - True convolution ($X * K$) flips the kernel, cross-correlation ($X \star K$) does
+#   not; for learned kernels this makes no difference, for a kernel handed over from
+#   signal processing it flips the sign of antisymmetric ones unless you flip it.
 #   Stacking $L$ layers of $k \times k$ kernels gives a receptive field of
 #   $1 + L(k - 1)$ pixels per axis, as the input gradients confirmed.
 #
@@ -703,3 +931,7 @@ plt.show()
 # 13. When does a convolutional layer act exactly like a fully connected layer?
 # 14. Three stacked 3x3 layers and one 7x7 layer see the same input patch. Compare their
 #     parameter counts.
+# 15. Design kernels by hand (from d2l): an edge detector for edges orthogonal to a
+#     direction $\mathbf v = (v_1, v_2)$; a finite-difference second derivative (how small
+#     can its kernel be, and which image structures respond most strongly?); a blur
+#     kernel (how, and why?); and the smallest kernel for a derivative of order $d$.

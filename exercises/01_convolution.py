@@ -12,7 +12,8 @@
 #   patches) and to matrix multiplication;
 # - reasoning about borders, translation invariance and receptive fields with small
 #   experiments;
-# - designing kernels for derivatives and integrals, and learning kernels from data;
+# - designing kernels for derivatives, integrals, edges in a given direction and blurs,
+#   and learning kernels from data;
 # - computing the gradients of a convolution by hand and checking them against autograd.
 
 # %% tags=["hide-input"]
@@ -55,13 +56,14 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # > fully connected layer for each pixel, independently, across channels.
 #
 # With $\Delta = 0$ the sums over the offsets $a$ and $b$ keep only $a = b = 0$: the
-# kernel is 1x1. With input channels $c$ and output channels $d$ the layer becomes
+# kernel is 1x1. With input channels $c$ and output channels $o$ (indexed as in
+# `nn.Conv2d`, kernel `(out_channels, in_channels, height, width)`) the layer becomes
 #
-# $$[\mathsf H]_{i,j,d} = u_d + \sum_c [\mathsf V]_{0,0,c,d}\, [\mathsf X]_{i,j,c},$$
+# $$Y[o, i, j] = u[o] + \sum_c K[o, c, 0, 0]\, X[c, i, j],$$
 #
 # which, for each pixel $(i, j)$ separately, multiplies the vector of that pixel's
-# channel values by the matrix $[\mathsf V]_{0,0,\cdot,\cdot}$ and adds a bias: a fully
-# connected layer from $c$ to $d$ units, with the *same* weights at every pixel. So
+# channel values by the matrix $K[\cdot, \cdot, 0, 0]$ and adds a bias: a fully
+# connected layer from $c$ to $o$ units, with the *same* weights at every pixel. So
 # `nn.Conv2d(c_in, c_out, kernel_size=1)` must equal an `nn.Linear(c_in, c_out)`
 # applied to every pixel's channel vector, if we give both the same weights:
 
@@ -308,13 +310,15 @@ print(utils.layer_summary(audio_net, torch.zeros(1, 1, rate)))  # one second of 
 #
 # Yes, in one dimension. Embed each token as a vector, so that a sentence becomes a
 # sequence of vectors with the embedding dimensions as channels, and slide `nn.Conv1d`
-# along the sequence. A kernel of width $k$ is then an **$k$-gram detector**: it responds
+# along the sequence. A kernel of width $k$ is then a **$k$-gram detector**: it responds
 # to a particular short phrase wherever it appears (translation invariance: "not good"
 # means the same at the start and at the end of a review), and it looks only at $k$
 # neighbouring words (locality). Taking the maximum over positions turns the responses
 # into one feature per sentence. Locality is also the limit: in "not at all good" the
-# negation is four words from "good", so text CNNs need wider kernels or more layers, and
-# long-range dependencies are why attention took over in language models.
+# negation comes three words before "good", so only a kernel at least four words wide
+# sees both; text CNNs need wider kernels or more layers, and long-range dependencies
+# are why attention took over in language models. (The last sentence below, "not very
+# good", already defeats the width-2 detector.)
 #
 # A tiny example with readable weights: one-hot embeddings, and one width-2 kernel set by
 # hand to detect the bigram "not good". The bias of $-1$ makes the ReLU output $1$ only
@@ -665,9 +669,9 @@ print(type(caught).__name__ + ":", caught)
 #
 # There are two ways, one for each argument.
 #
-# **Rearrange the kernel.** Flatten the input to a vector $\mathrm{vec}(\mathbf X)$ of
+# **Rearrange the kernel.** Flatten the input to a vector $\mathrm{vec}(X)$ of
 # length $n_h n_w$. Each output is a weighted sum of inputs, so
-# $\mathrm{vec}(\mathbf Y) = \mathbf W\, \mathrm{vec}(\mathbf X)$ for a matrix
+# $\mathrm{vec}(Y) = \mathbf W\, \mathrm{vec}(X)$ for a matrix
 # $\mathbf W$ with one row per output position, holding the kernel's entries in the
 # columns of the pixels under the window and zeros elsewhere.
 
@@ -953,12 +957,12 @@ assert torch.linalg.matrix_rank(im2col(X_random, (3, 3))) == 9
 # > Show that the gradient of the loss with respect to the kernel is the
 # > cross-correlation of the input with the gradient of the output.
 #
-# The kernel entry $[\mathbf K]_{a,b}$ multiplies $[\mathbf X]_{i+a,j+b}$ in every output
-# $[\mathbf Y]_{i,j}$, so by the chain rule
+# The kernel entry $K[a, b]$ multiplies $X[i + a, j + b]$ in every output $Y[i, j]$, so
+# by the chain rule
 #
-# $$\frac{\partial L}{\partial [\mathbf K]_{a,b}}
-#   = \sum_{i,j} \frac{\partial L}{\partial [\mathbf Y]_{i,j}}\, [\mathbf X]_{i+a,j+b}
-#   = \Bigl[\operatorname{corr2d}\bigl(\mathbf X, \tfrac{\partial L}{\partial \mathbf Y}\bigr)\Bigr]_{a,b}:$$
+# $$\frac{\partial L}{\partial K[a, b]}
+#   = \sum_{i,j} \frac{\partial L}{\partial Y[i, j]}\, X[i + a, j + b]
+#   = \Bigl(X \star \frac{\partial L}{\partial Y}\Bigr)[a, b]:$$
 #
 # the output gradient plays the role of the kernel, and the result has the kernel's
 # shape, $(n_h - (n_h - k_h + 1) + 1) = k_h$ rows. Likewise, the input gradient is the
@@ -1068,12 +1072,15 @@ assert stack(X).shape == single(X).shape == (1, C, 1, 1)  # both see exactly 7x7
 
 # %% [markdown]
 # Without nonlinearities the stack is no more than one 7x7 layer: cross-correlating with
-# $\mathbf K_1$ and then with $\mathbf K_2$ is cross-correlating once with their *full
-# convolution* $\mathbf K_1 * \mathbf K_2$ (and by exercise 6 the order of the layers
-# does not matter). Its three 3x3 kernels have 27 numbers, so they can only reach a
-# 27-dimensional family of the 49-dimensional space of 7x7 kernels. The stack is cheaper
-# *and*, as a linear map, less expressive; the ReLUs between the layers are what make it
-# worthwhile.
+# $K_1$ and then with $K_2$ is cross-correlating once with their *full convolution*,
+# $(X \star K_1) \star K_2 = X \star (K_1 * K_2)$ (and by exercise 6 the order of the
+# layers does not matter). Its three 3x3 kernels have 27 numbers, and not even all 27
+# count: scaling $K_1$ by $c$ and $K_2$ by $1/c$ gives the same combined kernel, and so
+# does the same trade between $K_2$ and $K_3$. The combined kernels therefore form a
+# family of dimension $27 - 2 = 25$ inside the 49-dimensional space of 7x7 kernels, which
+# the rank of the Jacobian of the map from the 27 numbers to the 49 checks below. The
+# stack is cheaper *and*, as a linear map, less expressive; the ReLUs between the layers
+# are what make it worthwhile.
 
 # %%
 torch.manual_seed(0)
@@ -1085,3 +1092,202 @@ print("combined kernel shape:", tuple(K_combined.shape))
 torch.testing.assert_close(stacked, utils.corr2d(X, K_combined))
 torch.testing.assert_close(conv2d_full(conv2d_full(K3, K1), K2), K_combined)  # any order
 print("three linear 3x3 layers == one 7x7 layer with the combined kernel")
+
+
+def combine(params):
+    """The 49 entries of the 7x7 kernel made by three 3x3 kernels (27 numbers)."""
+    Ka, Kb, Kc = params.reshape(3, 3, 3)
+    return conv2d_full(conv2d_full(Ka, Kb), Kc).flatten()
+
+
+params = torch.cat([K1.flatten(), K2.flatten(), K3.flatten()])
+J = torch.autograd.functional.jacobian(combine, params)  # (49, 27)
+rank = torch.linalg.matrix_rank(J).item()
+print(f"Jacobian {tuple(J.shape)}, rank {rank}: a {rank}-dimensional family of 7x7 kernels")
+assert rank == 25
+
+# %% [markdown]
+# ## 15. Kernels designed by hand
+#
+# > Design some kernels manually.
+# > 1. Given a directional vector $\mathbf{v} = (v_1, v_2)$, derive an edge-detection
+# >    kernel that detects edges orthogonal to $\mathbf{v}$, i.e., edges in the direction
+# >    $(v_2, -v_1)$.
+# > 2. Derive a finite difference operator for the second derivative. What is the minimum
+# >    size of the convolutional kernel associated with it? Which structures in images
+# >    respond most strongly to it?
+# > 3. How would you design a blur kernel? Why might you want to use such a kernel?
+# > 4. What is the minimum size of a kernel to obtain a derivative of order $d$?
+#
+# (Exercise 2 of *Dive into Deep Learning*, section "Convolutions for Images",
+# `chapter_convolutional-neural-networks/conv-layer.md` in the d2l-en repository.)
+#
+# Coordinates: $x$ runs along the columns (index $j$, to the right) and $y$ along the
+# rows (index $i$, down), so $\mathbf v = (v_1, v_2)$ points $v_1$ columns right and $v_2$
+# rows down. We work in double precision; every kernel below has entries that are
+# multiples of a power of two, so on integer images the results are exact.
+#
+# **1. An edge detector for the direction $\mathbf v$.** An edge orthogonal to
+# $\mathbf v$ is a place where the brightness changes as we move along $\mathbf v$, so
+# the detector is the directional derivative
+# $\partial_{\mathbf v} f = v_1\, \partial_x f + v_2\, \partial_y f$. Take a kernel for
+# each partial derivative and combine them with the weights $v_1, v_2$:
+# $K_{\mathbf v} = v_1 K_x + v_2 K_y$. We use the Sobel kernels divided by 8 (a central
+# difference, averaged over three rows with weights $1, 2, 1$), which are exact
+# derivatives on linear images. On a ramp $f = w_1 x + w_2 y$ the response must be
+# $\mathbf w \cdot \mathbf v$ everywhere: $|\mathbf v|^2$ for a ramp along $\mathbf v$,
+# zero for a ramp along the edge direction $(v_2, -v_1)$.
+
+# %%
+K_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
+                   dtype=torch.float64) / 8  # d/dx: right neighbour minus left, smoothed
+K_y = K_x.T  # d/dy: the row below minus the row above
+
+
+def edge_kernel(v):
+    """Directional-derivative kernel: responds to edges orthogonal to v = (v1, v2)."""
+    return v[0] * K_x + v[1] * K_y
+
+
+rows, cols = torch.meshgrid(torch.arange(12.0, dtype=torch.float64),
+                            torch.arange(12.0, dtype=torch.float64), indexing="ij")
+for v in [(1.0, 2.0), (3.0, -1.0), (1.0, 0.0)]:
+    along_v = v[0] * cols + v[1] * rows  # a ramp rising along v
+    along_edge = v[1] * cols - v[0] * rows  # a ramp rising along (v2, -v1)
+    r_v = utils.corr2d(along_v, edge_kernel(v))
+    r_edge = utils.corr2d(along_edge, edge_kernel(v))
+    print(f"v = {v}: response to a ramp along v {r_v.unique().tolist()}, "
+          f"along the edge direction {r_edge.unique().tolist()}")
+    assert torch.all(r_v == v[0] ** 2 + v[1] ** 2) and torch.all(r_edge == 0)
+
+# %% [markdown]
+# On a real edge the detector fires most strongly when $\mathbf v$ is orthogonal to the
+# edge. The image below is dark above the anti-diagonal $x + y = 15$ and bright below it,
+# an edge running in the direction $(1, -1)$, so the orthogonal direction is
+# $(1, 1)/\sqrt 2$ (45 degrees, pointing down and to the right). Turning the detector
+# through the angles: its largest response is at 45 degrees, and at 135 degrees, along
+# the edge, it is zero (the kernel is antisymmetric across the diagonal while the image
+# is symmetric).
+
+# %%
+diagonal_edge = (cols + rows > 15).double()
+print(f"{'angle':>6} {'v':>16} {'max response':>13}")
+best = {}
+for angle in (0, 45, 90, 135, 180):
+    t = math.radians(angle)
+    v = (round(math.cos(t), 12), round(math.sin(t), 12))
+    best[angle] = utils.corr2d(diagonal_edge, edge_kernel(v)).max().item()
+    print(f"{angle:>6} {f'({v[0]:+.2f}, {v[1]:+.2f})':>16} {best[angle]:>13.4f}")
+assert max(best, key=best.get) == 45
+assert abs(best[135]) < 1e-12 and best[180] <= 0
+
+# %% [markdown]
+# **2. The second derivative.** Taylor expansion gives
+# $f(x + 1) - 2 f(x) + f(x - 1) = f''(x) + \tfrac{1}{12} f''''(x) + \ldots$, the kernel
+# $[1, -2, 1]$, exact for cubics (exercise 10 checked it on $x^3$). Three entries is the
+# minimum: a kernel must see three samples to tell a curve from a straight line, since
+# any two points lie on a line (exercise 10 proves the general bound, $d + 1$ entries for
+# order $d$). In two dimensions the sum over both axes is the 3x3 Laplacian.
+#
+# Which structures respond most strongly? Those that curve the most: the finest details.
+# Give four images the same contrast (values 0 and 1) and measure the largest response of
+# the Laplacian: an isolated bright pixel, a one-pixel line, a step edge and a ramp.
+
+# %%
+point = torch.zeros(9, 9, dtype=torch.float64)
+point[4, 4] = 1
+line = torch.zeros(9, 9, dtype=torch.float64)
+line[:, 4] = 1
+step = torch.zeros(9, 9, dtype=torch.float64)
+step[:, 4:] = 1
+ramp = torch.arange(9.0, dtype=torch.float64).repeat(9, 1) / 8  # from 0 to 1
+strongest = {name: utils.corr2d(img, laplacian.double()).abs().max().item()
+             for name, img in [("isolated point", point), ("thin line", line),
+                               ("step edge", step), ("ramp", ramp)]}
+for name, value in strongest.items():
+    print(f"{name:<15} largest |Laplacian| {value:g}")
+assert list(strongest.values()) == [4.0, 2.0, 1.0, 0.0]
+
+# %% [markdown]
+# Points beat lines, lines beat edges, and smooth gradients give nothing. That is also
+# why the second derivative amplifies noise (pixel noise is all isolated points), and why
+# it is usually applied after a blur.
+#
+# **3. A blur kernel.** Make every weight non-negative, so the output is a weighted
+# average; make them sum to one, so that a constant image keeps its brightness; and let
+# them fall off with distance from the centre, so nearby pixels count more. The binomial
+# weights $\tfrac{1}{16}[1, 4, 6, 4, 1]$ approximate a Gaussian, and their outer product
+# is a 5x5 blur that can be applied as a row pass followed by a column pass (5 + 5
+# instead of 25 multiplications per pixel). Why blur? To average away noise (independent
+# noise of variance $\sigma^2$ leaves the kernel with variance $\sigma^2 \sum K[a, b]^2$),
+# to remove detail before subsampling (a stride or a pooling layer would otherwise turn
+# the finest patterns into false coarse ones), and to look at an image at a coarser scale.
+
+# %%
+b = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64) / 16
+blur = torch.outer(b, b)  # 5x5, entries are multiples of 1/256
+assert blur.sum() == 1 and torch.all(blur >= 0)
+constant = torch.full((9, 9), 0.75, dtype=torch.float64)
+assert torch.all(utils.corr2d(constant, blur) == 0.75)  # brightness kept exactly
+
+# A large noise image: F.conv2d instead of the slow loop of utils.corr2d.
+def fast_corr(X, K):
+    """utils.corr2d(X, K), computed by F.conv2d."""
+    return F.conv2d(X[None, None], K[None, None])[0, 0]
+
+
+gen = torch.Generator().manual_seed(0)
+noise = torch.randn(300, 300, dtype=torch.float64, generator=gen)
+two_passes = fast_corr(fast_corr(noise, b[None]), b[:, None])  # rows, then columns
+torch.testing.assert_close(two_passes, fast_corr(noise, blur))  # separable
+predicted = blur.pow(2).sum().sqrt().item()  # noise std after the blur, for std 1
+measured = fast_corr(noise, blur).std().item()
+print(f"noise std after the blur: predicted {predicted:.3f}, measured {measured:.3f}")
+assert abs(measured / predicted - 1) < 0.05
+
+checkerboard = (rows + cols) % 2 * 2 - 1  # +1/-1: the finest pattern an image can hold
+print("blurred checkerboard, largest |value|:",
+      utils.corr2d(checkerboard, blur).abs().max().item())
+assert torch.all(utils.corr2d(checkerboard, blur) == 0)  # removed completely
+
+# %% [markdown]
+# The blur keeps constant images, shrinks the noise's standard deviation to the fraction
+# printed above, and wipes out the pixel-level checkerboard, exactly the pattern that
+# subsampling by 2 would otherwise turn into a flat image of $+1$ or $-1$.
+#
+# **4. A derivative of order $d$** needs at least $d + 1$ entries (exercise 10 proves
+# this with a Vandermonde rank argument). A kernel of that size is $d$ first differences
+# $[-1, 1]$ stacked: since stacking cross-correlations cross-correlates with the full
+# convolution of the kernels, $(X \star K_1) \star K_2 = X \star (K_1 * K_2)$, the
+# combined kernel is $[-1, 1] * \cdots * [-1, 1]$, which `np.convolve` computes. It
+# equals the binomial coefficients with alternating signs,
+# $(-1)^{d-k} \binom{d}{k}$ for $k = 0, \ldots, d$, and on a polynomial of degree $d$
+# with leading coefficient $c$ it returns the constant $c \cdot d!$, since
+# $\frac{d^d}{dx^d} (c x^d + \ldots) = c \cdot d!$ and finite differences of order $d$
+# are exact on polynomials of degree $d$. We check both in integer arithmetic, on random
+# integer polynomials:
+
+# %%
+rng = np.random.default_rng(0)
+x_int = np.arange(-10, 11, dtype=np.int64)
+print(f"{'d':>2}  {'kernel (d first differences stacked)':<40}{'c':>3}{'output':>9}")
+for d in range(1, 8):
+    kernel = np.array([1], dtype=np.int64)
+    for _ in range(d):
+        kernel = np.convolve(kernel, np.array([-1, 1], dtype=np.int64))
+    binomial = np.array([(-1) ** (d - k) * math.comb(d, k) for k in range(d + 1)])
+    assert len(kernel) == d + 1 and np.array_equal(kernel, binomial)
+    coeffs = rng.integers(-3, 4, d + 1)  # c_0 + c_1 x + ... + c_d x^d
+    coeffs[d] = rng.choice([-2, -1, 1, 2])  # a nonzero leading coefficient c
+    poly = sum(int(c) * x_int**m for m, c in enumerate(coeffs))
+    once = np.correlate(poly, kernel, mode="valid")
+    stacked = poly
+    for _ in range(d):
+        stacked = np.correlate(stacked, np.array([-1, 1]), mode="valid")
+    assert np.array_equal(once, stacked)  # one (d+1)-kernel == d stacked differences
+    assert np.all(once == coeffs[d] * math.factorial(d))
+    print(f"{d:>2}  {str(kernel.tolist()):<40}{coeffs[d]:>3}{once[0]:>9}")
+
+# %% [markdown]
+# Each row is the kernel for order $d$, the leading coefficient $c$ of the random
+# polynomial it was applied to, and the constant output, $c \cdot d!$ at every position.
