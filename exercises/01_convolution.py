@@ -55,6 +55,8 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # > Suppose the locality size is $\Delta = 0$. Show that the kernel then implements a
 # > fully connected layer for each pixel, independently, across channels.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # With $\Delta = 0$ the sums over the offsets $a$ and $b$ keep only $a = b = 0$: the
 # kernel is 1x1. With input channels $c$ and output channels $o$ (indexed as in
 # `nn.Conv2d`, kernel `(out_channels, in_channels, height, width)`) the layer becomes
@@ -66,8 +68,9 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # connected layer from $c$ to $o$ units, with the *same* weights at every pixel. So
 # `nn.Conv2d(c_in, c_out, kernel_size=1)` must equal an `nn.Linear(c_in, c_out)`
 # applied to every pixel's channel vector, if we give both the same weights:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 X = torch.randn(2, 3, 5, 5)  # (batch, channels, height, width)
 conv = nn.Conv2d(3, 4, kernel_size=1)
@@ -83,10 +86,13 @@ torch.testing.assert_close(Y_conv, Y_linear)
 print("1x1 convolution == nn.Linear on every pixel:", tuple(Y_conv.shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # "Independently" means that pixels do not mix: changing one input pixel changes the
 # output at that pixel only.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X2 = X.clone()
 X2[0, :, 2, 3] += 1.0  # perturb every channel of pixel (2, 3) of the first image
 changed = (conv(X2) - conv(X)).abs().sum(dim=1) > 0  # (batch, height, width)
@@ -94,12 +100,15 @@ print("output pixels that changed:", changed.nonzero().tolist())
 assert changed.nonzero().tolist() == [[0, 2, 3]]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # This is the 1x1 convolution of Network in Network {cite}`lin2013network`, which mixes
 # channels without looking at neighbours; `utils.corr2d_multi_in_out_1x1` computes it as
 # one matrix product, and [the channels chapter](../chapters/03_channels.ipynb) uses it
 # to change the number of channels cheaply.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.testing.assert_close(utils.corr2d_multi_in_out_1x1(X[0], conv.weight.data),
                            Y_conv[0].data - conv.bias.data[:, None, None])
 print("utils.corr2d_multi_in_out_1x1 agrees (up to the bias)")
@@ -109,6 +118,8 @@ print("utils.corr2d_multi_in_out_1x1 agrees (up to the bias)")
 #
 # > Why might translation invariance not be a good idea after all?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Because sometimes *where* something is matters as much as *what* it is. A convolutional
 # layer is translation **equivariant** (shift the input and the feature map shifts with
 # it), and once the feature maps are pooled over all positions the network becomes
@@ -120,8 +131,9 @@ print("utils.corr2d_multi_in_out_1x1 agrees (up to the bias)")
 #
 # First, equivariance. With circular padding, a shifted input gives an exactly shifted
 # output:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 conv = nn.Conv2d(1, 4, kernel_size=3, padding=1, padding_mode="circular")
 X = torch.rand(1, 1, 8, 8)
@@ -133,13 +145,16 @@ print("conv(shift(X)) == shift(conv(X))")
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Now a task where position is the whole point: is the bright square in the left or the
 # right half of the image? A small CNN that ends with global average pooling, a common
 # way to end a CNN, produces *identical* features for the two images, whatever its
 # weights; so no classifier on top of it can beat a coin flip. We check five random
 # initialisations.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def blob_image(col, row=7, size=16):
     """A black size x size image with a white 2x2 square at (row, col)."""
     X = torch.zeros(1, 1, size, size)
@@ -157,10 +172,13 @@ for seed in range(5):
 print("CNN + global pooling: identical features for left and right, 5 seeds out of 5")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A fully connected layer has a weight per pixel, so it can simply weigh the left half
 # positively and the right half negatively:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 fc = nn.Linear(16 * 16, 1, bias=False)
 with torch.no_grad():
     w = torch.ones(16, 16)
@@ -171,14 +189,17 @@ print(f"fully connected score: left {score_left:+.1f}, right {score_right:+.1f}"
 assert score_left > 0 > score_right
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # In practice CNNs recover some position information anyway: zero padding makes the
 # border look different from the interior, so a pattern that touches the border gives
 # different features. (Below, the square sits at the left border in one image and in the
 # middle of the other.) Architectures that need position add it explicitly: fully
 # connected layers at the end (as LeNet does), coordinate channels, or position
 # embeddings.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 cnn = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
                     nn.AdaptiveAvgPool2d(1), nn.Flatten())
@@ -192,6 +213,8 @@ assert not same
 # > What must we decide when a hidden unit near the image border needs pixels outside
 # > the image?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Three things. (1) Whether to compute those units at all: without padding the output
 # shrinks by $k - 1$ per layer (the chapter's shape rule). (2) If we pad, *what* to pad
 # with, which amounts to a guess about the world beyond the border: zeros (black),
@@ -203,8 +226,9 @@ assert not same
 # For (2), apply the Laplacian, which should be zero on constant and on linear images,
 # with each padding mode and count the outputs that are not zero: each is a false
 # response caused by the border alone.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 images = {"constant": torch.ones(6, 6),
           "ramp": torch.arange(6.0).repeat(6, 1)}  # brightness grows left to right
@@ -225,6 +249,8 @@ assert counts["zeros", "constant"] > 0 and counts["circular", "ramp"] > 0
 assert counts["replicate", "constant"] == counts["reflect", "constant"] == 0
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The table shows the trade-off. Without padding there are no false responses but the
 # output is smaller. Zero padding invents edges even on a constant image. Replicate and
 # reflect padding are right for the constant image, but they bend the ramp at the left
@@ -236,8 +262,9 @@ assert counts["replicate", "constant"] == counts["reflect", "constant"] == 0
 # For (3), count how many 3x3 windows (no padding) use each pixel of a 6x6 image. The
 # gradient of the sum of all outputs with respect to the input counts exactly that when
 # the kernel is all ones:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.zeros(1, 1, 6, 6, requires_grad=True)
 F.conv2d(X, torch.ones(1, 1, 3, 3)).sum().backward()
 uses = X.grad[0, 0].int()
@@ -245,13 +272,18 @@ print(uses)
 assert uses[0, 0] == 1 and uses[2, 2] == 9
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A corner pixel is seen by one window, a central one by nine: without padding, the
 # content near the border barely reaches the next layer.
+# :::
 #
 # ## 4. A convolutional layer for audio
 #
 # > Describe an analogous convolutional layer for audio.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Audio is a one-dimensional signal $x[t]$, for example 16,000 samples per second. The
 # same two principles apply in time: a sound means the same whenever it occurs
 # (translation invariance), and short events such as a click or a phoneme are local. So
@@ -262,8 +294,9 @@ assert uses[0, 0] == 1 and uses[2, 2] == 9
 # The sketch below detects a known sound in a noisy recording: the kernel is the sound
 # itself (a 25 ms burst of a 440 Hz tone), and the output peaks where the sound is. Move
 # the sound, and the peak moves with it.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 rate = 8000  # samples per second
 t = torch.arange(200) / rate
 burst = torch.sin(2 * math.pi * 440 * t) * torch.hann_window(200, periodic=False)
@@ -287,13 +320,16 @@ with torch.no_grad():
         assert peak == start
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A network for raw audio stacks such layers. Raw audio is long, so the first layer
 # typically uses a long kernel with a stride (here 80 samples, 10 ms, moving 4 samples
 # at a time), and pooling shrinks the time axis further; global pooling at the end
 # gives a fixed-size vector for any clip length. An alternative is to first compute a
 # spectrogram (time by frequency) and treat it as an image with `nn.Conv2d`.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 audio_net = nn.Sequential(
     nn.Conv1d(1, 16, kernel_size=80, stride=4), nn.BatchNorm1d(16), nn.ReLU(),
     nn.MaxPool1d(4),
@@ -308,6 +344,8 @@ print(utils.layer_summary(audio_net, torch.zeros(1, 1, rate)))  # one second of 
 #
 # > Do convolutional layers also make sense for text? Why?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Yes, in one dimension. Embed each token as a vector, so that a sentence becomes a
 # sequence of vectors with the embedding dimensions as channels, and slide `nn.Conv1d`
 # along the sequence. A kernel of width $k$ is then a **$k$-gram detector**: it responds
@@ -323,8 +361,9 @@ print(utils.layer_summary(audio_net, torch.zeros(1, 1, rate)))  # one second of 
 # A tiny example with readable weights: one-hot embeddings, and one width-2 kernel set by
 # hand to detect the bigram "not good". The bias of $-1$ makes the ReLU output $1$ only
 # when both words are present.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 vocab = ["<pad>", "the", "movie", "was", "not", "good", "very"]
 index = {word: i for i, word in enumerate(vocab)}
 embed = nn.Embedding(len(vocab), len(vocab))
@@ -348,14 +387,19 @@ with torch.no_grad():
         assert int(response.max()) == (1 if "not good" in s else 0)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The detector fires at whichever position "not good" sits, and the max over positions
 # is the same for the first two sentences. It misses "not very good": the phrase
 # is three words long, which a width-2 kernel cannot see at once.
+# :::
 #
 # ## 6. Convolution is commutative
 #
 # > Prove that $f * g = g * f$.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # For functions on the real line, $(f * g)(x) = \int f(z)\, g(x - z)\, dz$. Substitute
 # $y = x - z$, so $z = x - y$ and $dz = -dy$; as $z$ runs from $-\infty$ to $\infty$,
 # $y$ runs from $\infty$ to $-\infty$, and the minus sign from $dz$ swaps the limits
@@ -373,8 +417,9 @@ with torch.no_grad():
 #
 # Numerically: `np.convolve` computes the full discrete convolution, and with integer
 # signals every product is exact, so we can test equality, not closeness.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(0)
 for n_f, n_g in [(5, 3), (7, 7), (2, 9)]:
     f, g = rng.integers(-5, 6, n_f), rng.integers(-5, 6, n_g)
@@ -384,10 +429,13 @@ print("example:", np.convolve([1, 2, 3], [0, 1, 0.5]), np.convolve([0, 1, 0.5], 
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The same in two dimensions with PyTorch. A full convolution is a cross-correlation with
 # the flipped kernel on an input padded by $k - 1$ zeros on each side:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def conv2d_full(X, K):
     """Full 2-D convolution (kernel flipped, zero padding k-1): (n + k - 1) per axis."""
     k_h, k_w = K.shape
@@ -402,10 +450,13 @@ assert torch.equal(conv2d_full(X, K), conv2d_full(K, X))
 print("2-D full convolution commutes, shape", tuple(conv2d_full(X, K).shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Cross-correlation, by contrast, is *not* commutative: swapping the arguments reverses
 # the output.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 f, g = np.array([1, 2, 3]), np.array([0, 1, 5])
 print("correlate(f, g):", np.correlate(f, g, mode="full"))
 print("correlate(g, f):", np.correlate(g, f, mode="full"))
@@ -417,41 +468,53 @@ assert np.array_equal(np.correlate(f, g, "full"), np.correlate(g, f, "full")[::-
 # > Build an image `X` with a diagonal edge. What happens when you apply the kernel `K`
 # > of this chapter to it? To `X` transposed? What if you transpose `K`?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Take a 6x6 image that is white on and above the diagonal and black below it.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X = torch.triu(torch.ones(6, 6))
 K = torch.tensor([[1.0, -1.0]])
 X
 
-# %%
+# %% tags=["hide-input"]
 print("corr2d(X, K):\n", utils.corr2d(X, K))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Unlike the vertical edge of the chapter, where transposing made the kernel blind, a
 # diagonal edge changes along rows *and* along columns, so $[1, -1]$ finds it in every
 # variant. Above: walking right along row $i$, the pixel turns from black to white
 # between columns $i - 1$ and $i$, so $X_{i,i-1} - X_{i,i} = -1$ on the diagonal just
 # below the main one.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print("corr2d(X.T, K):\n", utils.corr2d(X.t(), K))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Transposing the image swaps black and white sides (it becomes white on and *below*
 # the diagonal), so the change along each row goes from white to black: $+1$, now on
 # the main diagonal.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print("corr2d(X, K.T):\n", utils.corr2d(X, K.t()))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The transposed kernel $[1, -1]^\top$ compares each pixel with the one *below* it. Going
 # down a column of `X` the pixel turns from white to black, so the response is $+1$ on
 # the main diagonal, in a 5x6 output. In general transposing both the image and the
 # kernel transposes the output, so the last result is the transpose of the previous one:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 assert torch.equal(utils.corr2d(X, K.t()), utils.corr2d(X.t(), K).t())
 for X_any in (torch.randn(5, 7), torch.eye(6), X):
     for K_any in (K, torch.randn(2, 3)):
@@ -459,9 +522,12 @@ for X_any in (torch.randn(5, 7), torch.eye(6), X):
 print("corr2d(X.T, K.T) == corr2d(X, K).T on every pair tried")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A thin diagonal *line* (the identity matrix) is a pair of edges, and both show up:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print(utils.corr2d(torch.eye(6), K))
 
 # %% [markdown]
@@ -470,19 +536,22 @@ print(utils.corr2d(torch.eye(6), K))
 # > What happens when you compute gradients through the hand-written `Conv2D` class?
 # > Which error messages can you run into?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # In the PyTorch version this notebook ran with (printed below), used as intended (a 2-D
 # input), it **works**: there is no error.
 # `corr2d` writes each output into a preallocated tensor, `Y[i, j] = ...`, and autograd
 # records each of these in-place writes (the output's `grad_fn` is a `CopySlices` node),
 # so gradients flow back to the kernel. It is merely slow, because the graph has one
 # node per output element. Here is the chapter's layer, checked against `nn.Conv2d`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 print("PyTorch", torch.__version__)
 
 
-# %%
+# %% tags=["hide-input"]
 def corr2d(X, K):
     """Two-dimensional cross-correlation, as written in the chapter."""
     h, w = K.shape
@@ -515,9 +584,12 @@ layer = Conv2D(kernel_size=(1, 2))
 print("grad_fn of corr2d's output:", type(corr2d(X, layer.weight).grad_fn).__name__)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Its gradients equal those of `nn.Conv2d` with the same weights:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 reference = nn.Conv2d(1, 1, kernel_size=(1, 2))
 with torch.no_grad():
     reference.weight.copy_(layer.weight.reshape(1, 1, 1, 2))
@@ -530,11 +602,14 @@ print("Conv2D gradients == nn.Conv2d gradients")
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # And it learns the edge kernel, now together with a bias (which should go to zero). One
 # surprise on the way: with the bias, the chapter's step size $0.03$ makes gradient
 # descent diverge.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def fit_conv2d(lr, num_steps):
     """Train a fresh Conv2D((1, 2)) on (X, Y) with plain gradient descent; return it
     and the summed squared error before each step."""
@@ -557,13 +632,16 @@ print("lr 0.03: loss grew over 10 steps:", losses[-1] > losses[0])
 assert losses[-1] > 100 * losses[0]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The loss is quadratic in the parameters $(k_0, k_1, u)$: each output is
 # $k_0 x_\text{left} + k_1 x_\text{right} + u$. Its curvature (Hessian) is $2A^\top A$,
 # where $A$ has one row $(x_\text{left}, x_\text{right}, 1)$ per output, and gradient
 # descent on a quadratic converges only if the step size is below 2 divided by the
 # largest curvature. The bias column of ones makes that curvature large:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 A = torch.stack([X[:, :-1].flatten(), X[:, 1:].flatten(), torch.ones(6 * 7)], dim=1)
 with_bias = torch.linalg.eigvalsh(2 * A.t() @ A).max().item()
 without_bias = torch.linalg.eigvalsh(2 * A[:, :2].t() @ A[:, :2]).max().item()
@@ -574,10 +652,13 @@ print(f"largest curvature with bias    {with_bias:.1f}: largest stable lr "
 assert 2 / with_bias < 0.03 < 2 / without_bias
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So the chapter's step size was fine without the bias and is too large with it. A step
 # size of $0.01$, below the limit, learns both:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 layer, losses = fit_conv2d(lr=0.01, num_steps=60)
 for step in range(10, 61, 10):
     print(f"step {step}, loss {losses[step - 1]:.4f}")
@@ -588,6 +669,8 @@ assert abs(layer.bias.item()) < 0.01
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Errors appear when the layer is used in a way it was not written for. Three common
 # ones:
 #
@@ -602,8 +685,9 @@ assert abs(layer.bias.item()) < 0.01
 #
 # PyTorch may reword its messages between versions, so the next cell prints them without
 # comparing, and the cell after it checks their essential words.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 def corr2d_leaf(X, K):
     """Mistake 2: the output buffer requires gradients."""
@@ -640,7 +724,7 @@ print("Conv2D output for a 4-D input:", empty_shape)
 for name, message in errors.items():
     print(f"{name:<12} RuntimeError: {message.splitlines()[0]}")
 
-# %%
+# %% tags=["hide-input"]
 assert empty_shape == (1, 0)
 assert set(errors) == {"4-D input", "leaf buffer", ".item()"}
 assert "must match" in errors["4-D input"]
@@ -648,10 +732,13 @@ assert "leaf Variable" in errors["leaf buffer"] and "in-place" in errors["leaf b
 assert "does not require grad" in errors[".item()"]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The book's `utils.corr2d` checks its input, so the first mistake fails at once with a
 # message that names the problem:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 caught = None
 try:
     utils.corr2d(X.reshape(1, 1, 6, 8), layer.weight.data)
@@ -667,6 +754,8 @@ print(type(caught).__name__ + ":", caught)
 # > How do you write cross-correlation as one matrix multiplication, by rearranging the
 # > input and the kernel?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # There are two ways, one for each argument.
 #
 # **Rearrange the kernel.** Flatten the input to a vector $\mathrm{vec}(X)$ of
@@ -674,8 +763,9 @@ print(type(caught).__name__ + ":", caught)
 # $\mathrm{vec}(Y) = \mathbf W\, \mathrm{vec}(X)$ for a matrix
 # $\mathbf W$ with one row per output position, holding the kernel's entries in the
 # columns of the pixels under the window and zeros elsewhere.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def kernel_matrix(K, in_shape):
     """The matrix W with vec(corr2d(X, K)) == W @ vec(X) for inputs of shape in_shape."""
     (k_h, k_w), (n_h, n_w) = K.shape, in_shape
@@ -696,6 +786,8 @@ print(W)
 assert torch.equal((W @ X.flatten()).reshape(2, 2), utils.corr2d(X, K))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Every row above holds the same four kernel entries, shifted: one column to the right
 # when the window moves right, a whole input row (three columns) when it moves down. $\mathbf W$ is a *doubly block
 # Toeplitz* matrix: split into blocks of $n_w$ columns, block $(p, q)$ holds kernel row
@@ -703,8 +795,9 @@ assert torch.equal((W @ X.flatten()).reshape(2, 2), utils.corr2d(X, K))
 # at most $k_h k_w$ nonzeros per row. A fully connected layer would let every entry of
 # $\mathbf W$ be free; convolution is that layer with most weights forced to zero
 # (locality) and the rest tied together (translation invariance).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 X, K = torch.randn(5, 6), torch.randn(3, 2)
 W = kernel_matrix(K, X.shape)
@@ -722,11 +815,14 @@ print(f"W for a 28x28 input and 3x3 kernel: shape {tuple(W28.shape)}, "
       f"({(W28 != 0).float().mean().item():.2%})")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The transpose $\mathbf W^\top$ maps output gradients back to input gradients, so the
 # backward pass of a convolution is a multiplication by $\mathbf W^\top$ (this is the
 # *transposed convolution*):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X_req = X.clone().requires_grad_(True)
 dY = torch.randn(3, 5)
 F.conv2d(X_req[None, None], K[None, None])[0, 0].backward(dY)
@@ -735,12 +831,15 @@ print("input gradient == W.T @ output gradient")
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Rearrange the input (im2col).** Copy every window of the input into a row of a
 # patch matrix; then the output is that matrix times the flattened kernel. This is how
 # many libraries run convolutions: one large, fast matrix product, at the cost of storing
 # each pixel up to $k_h k_w$ times. PyTorch exposes the rearrangement as `F.unfold`.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def im2col(X, kernel_shape):
     """One row per output position, holding the flattened window under the kernel."""
     k_h, k_w = kernel_shape
@@ -761,11 +860,14 @@ print("patch matrix:", tuple(patches.shape), "-> output (3, 5); agrees with F.un
 # > Design kernels by hand: for the second derivative, for an integral, and for a
 # > derivative of degree $d$. What is the smallest kernel for degree $d$?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # We test kernels on polynomials sampled at the integers, where finite differences are
 # exact, so equality can be asserted. (With samples spaced $h$ apart, divide a
 # derivative kernel of degree $d$ by $h^d$ and multiply an integral kernel by $h$.)
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def corr1d(x, k):
     """1-D cross-correlation of signal x with kernel k (valid positions only)."""
     return utils.corr2d(x[None], k[None])[0]
@@ -774,21 +876,27 @@ def corr1d(x, k):
 x = torch.arange(-5.0, 6.0, dtype=torch.float64)  # sample points -5, ..., 5
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Second derivative.** $f''(x) \approx f(x-1) - 2f(x) + f(x+1)$, the kernel
 # $[1, -2, 1]$. It is exact for cubics: on $f(x) = x^3$ it returns $6x$ at the centre of
 # each window. (Its negative, $[-1, 2, -1]$, computes $-f''$; the sign matters.)
+# :::
 
-# %%
+# %% tags=["hide-input"]
 second = torch.tensor([1.0, -2.0, 1.0], dtype=torch.float64)
 result = corr1d(x**3, second)
 print("kernel [1, -2, 1] on x^3:", result.tolist())
 assert torch.equal(result, 6 * x[1:-1])  # window centres are x[1:-1]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # In two dimensions the sum of the second derivatives along both axes is the Laplacian
 # kernel of the chapter; on $f(x, y) = x^2 + 3y^2$ it returns $2 + 6 = 8$ everywhere.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 grid_y, grid_x = torch.meshgrid(x, x, indexing="ij")
 laplacian64 = laplacian.double()
 values = utils.corr2d(grid_x**2 + 3 * grid_y**2, laplacian64)
@@ -796,13 +904,16 @@ print("Laplacian of x^2 + 3y^2: min", values.min().item(), "max", values.max().i
 assert torch.all(values == 8)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Integral.** A kernel of ones sums its window, $\sum_{a=0}^{w-1} f(x + a)$: a
 # moving-window (Riemann) integral over a width $w$. To integrate from the start of the
 # signal, make the kernel as long as the signal and pad the left side with zeros: the
 # output is the running sum. Differencing undoes it, as differentiation undoes
 # integration.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 f = torch.tensor([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0], dtype=torch.float64)
 box = torch.ones(3, dtype=torch.float64)
 print("window sums (width 3):", corr1d(f, box).tolist())
@@ -813,10 +924,13 @@ assert torch.equal(running, torch.cumsum(f, 0))
 assert torch.equal(corr1d(running, torch.tensor([-1.0, 1.0], dtype=torch.float64)), f[1:])
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # For a proper numerical integral, weight the ends by one half (the trapezoid rule) and
 # scale by the spacing $h$: $\int_0^{\pi/2} \cos x\, dx = 1$.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 n = 1001
 h = (math.pi / 2) / (n - 1)
 samples = torch.cos(torch.linspace(0, math.pi / 2, n, dtype=torch.float64))
@@ -829,6 +943,8 @@ assert abs(integral - 1) < 1e-6
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Derivative of degree $d$.** Apply $[-1, 1]$ $d$ times. Since stacking kernels
 # convolves them (exercise 14), the result is one kernel with $d + 1$ entries, the
 # binomial coefficients with alternating signs:
@@ -837,8 +953,9 @@ assert abs(integral - 1) < 1e-6
 #
 # It sends $x^d$ to the constant $d!$ (as $\frac{d^d}{dx^d} x^d = d!$) and every
 # polynomial of lower degree to 0:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def derivative_kernel(d):
     """Forward-difference kernel of degree d: (-1)^(d-k) * C(d, k), k = 0..d."""
     return torch.tensor([(-1) ** (d - k) * math.comb(d, k) for k in range(d + 1)],
@@ -855,6 +972,8 @@ for d in range(7):
     print(f"{d:>2}  {str([int(v) for v in k.tolist()]):<32}{int(on_xd[0]):>8}{lower:>18}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Every row shows $d!$ on $x^d$ and exact zeros on lower degrees. For $d = 2$ the kernel
 # is $[1, -2, 1]$ again.
 #
@@ -865,8 +984,9 @@ for d in range(7):
 # $d$ rows and $m$ columns. For $m \le d$ the columns of $V$ are linearly independent
 # (the nodes $0, \ldots, m-1$ are distinct), so only $c = 0$ solves it. With $m = d + 1$
 # the solutions form a line, spanned by the binomial kernel. The ranks confirm it:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 print(f"{'d':>2} {'m':>2} {'rank V':>7} {'nonzero solutions':>18}")
 for d in range(1, 6):
     for m in (d, d + 1):
@@ -885,11 +1005,14 @@ for d in range(1, 6):
 # > Learn other kernels from data, such as a diagonal-edge kernel or the 3x3 Laplacian.
 # > What kind of input data do you need?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Generate outputs with a known kernel, then fit a bias-free `nn.Conv2d` by gradient
 # descent on the mean squared error, as in the chapter (fixed toy settings: this is not a
 # training run). A random image works well for any kernel:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def learn_kernel(X, Y, kernel_size, lr, num_steps, seed=0):
     """Fit a bias-free 1-channel conv layer to map X to Y; return (kernel, last loss)."""
     torch.manual_seed(seed)
@@ -921,11 +1044,14 @@ for name, K_true in targets.items():
     torch.testing.assert_close(K_hat, K_true, atol=1e-3, rtol=0)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Both kernels were recovered (the assert checks every entry to within 0.001). The data
 # matters, though. Try to learn the Laplacian
 # from the chapter's image with two vertical edges:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X_edges = torch.ones(6, 8)
 X_edges[:, 2:6] = 0
 K_hat, loss = learn_kernel(X_edges, utils.corr2d(X_edges, laplacian), (3, 3),
@@ -937,14 +1063,17 @@ assert loss < 1e-8 and (K_hat - laplacian).abs().max() > 0.1
 torch.testing.assert_close(K_hat.sum(0), laplacian.sum(0), atol=1e-3, rtol=0)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The fit is perfect, yet the kernel is not the Laplacian. Every row of this image is the
 # same, so each output only depends on the kernel's three *column sums*, and any kernel
 # with the right column sums explains the data; gradient descent stops at one of them.
 # In terms of exercise 9, the outputs are the patch matrix times the flattened kernel,
 # so a kernel is pinned down exactly when the patch matrix has full column rank
 # ($k_h k_w$): the data must contain enough different patches.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 for name, X_data in [("edge image", X_edges), ("random image", X_random)]:
     rank = torch.linalg.matrix_rank(im2col(X_data, (3, 3))).item()
     print(f"{name:<13} rank of the 3x3 patch matrix: {rank} (kernel has 9 entries)")
@@ -957,6 +1086,8 @@ assert torch.linalg.matrix_rank(im2col(X_random, (3, 3))) == 9
 # > Show that the gradient of the loss with respect to the kernel is the
 # > cross-correlation of the input with the gradient of the output.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The kernel entry $K[a, b]$ multiplies $X[i + a, j + b]$ in every output $Y[i, j]$, so
 # by the chain rule
 #
@@ -969,8 +1100,9 @@ assert torch.linalg.matrix_rank(im2col(X_random, (3, 3))) == 9
 # *full convolution* of the output gradient with the kernel: pad the output gradient by
 # $k - 1$ zeros and cross-correlate with the flipped kernel. Autograd agrees (in double
 # precision, to a tight tolerance):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 X = torch.randn(6, 7, dtype=torch.float64, requires_grad=True)
 K = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
@@ -986,18 +1118,24 @@ print("dL/dK == corr2d(X, dL/dY), shape", tuple(grad_K.shape))
 print("dL/dX == full convolution of dL/dY with K, shape", tuple(grad_X.shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So the backward pass of a convolution is two more convolutions, each with about as many
 # multiply-adds as the forward pass.
+# :::
 #
 # ## 13. When a convolution is a fully connected layer
 #
 # > When does a convolutional layer act exactly like a fully connected layer?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # When the kernel covers the whole input. A kernel of the input's height and width fits
 # in exactly one position and produces a 1x1 output per output channel: one weighted
 # sum of all inputs per channel, which is `nn.Linear` on the flattened input.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 X = torch.randn(8, 2, 4, 4)  # (batch, channels, height, width)
 conv = nn.Conv2d(2, 5, kernel_size=4)  # kernel as large as the input
@@ -1009,12 +1147,15 @@ print("conv output:", tuple(conv(X).shape), " linear output:", tuple(fc(X.flatte
 torch.testing.assert_close(conv(X).flatten(1), fc(X.flatten(1)))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Two related cases. With a 1x1 kernel the layer is a fully connected layer applied to
 # every pixel (exercise 1). With kernel size equal to the stride, say $p \times p$ with
 # stride $p$, the windows do not overlap, and the layer applies one fully connected layer
 # to every $p \times p$ patch: the "patchify" first layer of Vision Transformers.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 p = 2
 patchify = nn.Conv2d(2, 5, kernel_size=p, stride=p)
 fc = nn.Linear(2 * p * p, 5)
@@ -1027,15 +1168,18 @@ torch.testing.assert_close(patchify(X), Y_fc)
 print("stride = kernel size: nn.Linear on each non-overlapping patch,", tuple(Y_fc.shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The full-size kernel also shows what a fully connected layer gives up: it only accepts
 # inputs of exactly that size. On a larger input the same convolution simply slides and
 # produces a feature map, while `nn.Linear` fails:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 X_big = torch.randn(1, 2, 6, 6)
 print("conv on a 6x6 input:", tuple(conv(X_big).shape))
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 caught = None
 try:
@@ -1044,7 +1188,7 @@ except RuntimeError as err:
     caught = err
 print("nn.Linear on the same input: RuntimeError:", str(caught).splitlines()[0])
 
-# %%
+# %% tags=["hide-input"]
 assert caught is not None and "cannot be multiplied" in str(caught)
 
 # %% [markdown]
@@ -1053,12 +1197,15 @@ assert caught is not None and "cannot be multiplied" in str(caught)
 # > Three stacked 3x3 layers and one 7x7 layer see the same input patch. Compare their
 # > parameter counts.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # By the chapter's rule, three 3x3 layers have a receptive field of $1 + 3 \cdot 2 = 7$.
 # With $C$ channels in and out, they hold $3 \cdot 9C^2 = 27C^2$ weights against $49C^2$
 # for one 7x7 layer, and they can put a nonlinearity after each layer. This is the
 # design argument of VGG {cite}`simonyan2014very`. The counts for $C = 64$, with biases:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 C = 64
 stack = nn.Sequential(*[nn.Conv2d(C, C, kernel_size=3) for _ in range(3)])
 single = nn.Conv2d(C, C, kernel_size=7)
@@ -1071,6 +1218,8 @@ X = torch.zeros(1, C, 7, 7)
 assert stack(X).shape == single(X).shape == (1, C, 1, 1)  # both see exactly 7x7
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Without nonlinearities the stack is no more than one 7x7 layer: cross-correlating with
 # $K_1$ and then with $K_2$ is cross-correlating once with their *full convolution*,
 # $(X \star K_1) \star K_2 = X \star (K_1 * K_2)$ (and by exercise 6 the order of the
@@ -1081,8 +1230,9 @@ assert stack(X).shape == single(X).shape == (1, C, 1, 1)  # both see exactly 7x7
 # the rank of the Jacobian of the map from the 27 numbers to the 49 checks below. The
 # stack is cheaper *and*, as a linear map, less expressive; the ReLUs between the layers
 # are what make it worthwhile.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 K1, K2, K3 = (torch.randn(3, 3, dtype=torch.float64) for _ in range(3))
 X = torch.randn(12, 12, dtype=torch.float64)
@@ -1119,6 +1269,8 @@ assert rank == 25
 # > 3. How would you design a blur kernel? Why might you want to use such a kernel?
 # > 4. What is the minimum size of a kernel to obtain a derivative of order $d$?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (Exercise 2 of *Dive into Deep Learning*, section "Convolutions for Images",
 # `chapter_convolutional-neural-networks/conv-layer.md` in the d2l-en repository.)
 #
@@ -1137,8 +1289,9 @@ assert rank == 25
 # derivatives on linear images. On a ramp $f = w_1 x + w_2 y$ the response must be
 # $\mathbf w \cdot \mathbf v$ everywhere: $|\mathbf v|^2$ for a ramp along $\mathbf v$,
 # zero for a ramp along the edge direction $(v_2, -v_1)$.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 K_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
                    dtype=torch.float64) / 8  # d/dx: right neighbour minus left, smoothed
 K_y = K_x.T  # d/dy: the row below minus the row above
@@ -1161,6 +1314,8 @@ for v in [(1.0, 2.0), (3.0, -1.0), (1.0, 0.0)]:
     assert torch.all(r_v == v[0] ** 2 + v[1] ** 2) and torch.all(r_edge == 0)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # On a real edge the detector fires most strongly when $\mathbf v$ is orthogonal to the
 # edge. The image below is dark above the anti-diagonal $x + y = 15$ and bright below it,
 # an edge running in the direction $(1, -1)$, so the orthogonal direction is
@@ -1168,8 +1323,9 @@ for v in [(1.0, 2.0), (3.0, -1.0), (1.0, 0.0)]:
 # through the angles: its largest response is at 45 degrees, and at 135 degrees, along
 # the edge, it is zero (the kernel is antisymmetric across the diagonal while the image
 # is symmetric).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 diagonal_edge = (cols + rows > 15).double()
 print(f"{'angle':>6} {'v':>16} {'max response':>13}")
 best = {}
@@ -1182,6 +1338,8 @@ assert max(best, key=best.get) == 45
 assert abs(best[135]) < 1e-12 and best[180] <= 0
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **2. The second derivative.** Taylor expansion gives
 # $f(x + 1) - 2 f(x) + f(x - 1) = f''(x) + \tfrac{1}{12} f''''(x) + \ldots$, the kernel
 # $[1, -2, 1]$, exact for cubics (exercise 10 checked it on $x^3$). Three entries is the
@@ -1192,8 +1350,9 @@ assert abs(best[135]) < 1e-12 and best[180] <= 0
 # Which structures respond most strongly? Those that curve the most: the finest details.
 # Give four images the same contrast (values 0 and 1) and measure the largest response of
 # the Laplacian: an isolated bright pixel, a one-pixel line, a step edge and a ramp.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 point = torch.zeros(9, 9, dtype=torch.float64)
 point[4, 4] = 1
 line = torch.zeros(9, 9, dtype=torch.float64)
@@ -1209,6 +1368,8 @@ for name, value in strongest.items():
 assert list(strongest.values()) == [4.0, 2.0, 1.0, 0.0]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Points beat lines, lines beat edges, and smooth gradients give nothing. That is also
 # why the second derivative amplifies noise (pixel noise is all isolated points), and why
 # it is usually applied after a blur.
@@ -1222,8 +1383,9 @@ assert list(strongest.values()) == [4.0, 2.0, 1.0, 0.0]
 # noise of variance $\sigma^2$ leaves the kernel with variance $\sigma^2 \sum K[a, b]^2$),
 # to remove detail before subsampling (a stride or a pooling layer would otherwise turn
 # the finest patterns into false coarse ones), and to look at an image at a coarser scale.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 b = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64) / 16
 blur = torch.outer(b, b)  # 5x5, entries are multiples of 1/256
 assert blur.sum() == 1 and torch.all(blur >= 0)
@@ -1251,6 +1413,8 @@ print("blurred checkerboard, largest |value|:",
 assert torch.all(utils.corr2d(checkerboard, blur) == 0)  # removed completely
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The blur keeps constant images, shrinks the noise's standard deviation to the fraction
 # printed above, and wipes out the pixel-level checkerboard, exactly the pattern that
 # subsampling by 2 would otherwise turn into a flat image of $+1$ or $-1$.
@@ -1266,8 +1430,9 @@ assert torch.all(utils.corr2d(checkerboard, blur) == 0)  # removed completely
 # $\frac{d^d}{dx^d} (c x^d + \ldots) = c \cdot d!$ and finite differences of order $d$
 # are exact on polynomials of degree $d$. We check both in integer arithmetic, on random
 # integer polynomials:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(0)
 x_int = np.arange(-10, 11, dtype=np.int64)
 print(f"{'d':>2}  {'kernel (d first differences stacked)':<40}{'c':>3}{'output':>9}")
@@ -1289,5 +1454,8 @@ for d in range(1, 8):
     print(f"{d:>2}  {str(kernel.tolist()):<40}{coeffs[d]:>3}{once[0]:>9}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Each row is the kernel for order $d$, the leading coefficient $c$ of the random
 # polynomial it was applied to, and the constant output, $c \cdot d!$ at every position.
+# :::
