@@ -250,9 +250,9 @@ print("verdict:", verdict)
 # budget" is the honest summary.
 #
 # Why so little? The augmented images are views the test set does not contain:
-# Fashion-MNIST's test garments are centred and its shoes all point one way (exercise 3
-# measures this, and exercise 4 shows how badly a network trained without flips does on
-# mirrored test images). Augmentation pays off when the test data really varies the way
+# Fashion-MNIST's garments are centred and the mean image of each shoe class is far
+# from left-right symmetric (exercise 3 measures this, and exercise 4 shows how badly a
+# network trained without flips does on mirrored test images). Augmentation pays off when the test data really varies the way
 # the augmentation does, as for photos of objects, and with larger networks trained for
 # longer, as in the ImageNet and CIFAR-10 recipes of ResNet {cite}`he2016deep`.
 
@@ -302,12 +302,12 @@ assert gaps["crop only (pad 4)"] < gaps["flip only"]
 # more: flips alone (a network can memorize both mirror images of a thousand pictures)
 # least, shifts by up to 4 pixels most (the asserts check these orderings). Combining
 # transforms multiplies the number of variants of each image (2 flips times 25 offsets
-# for padding 2), which makes memorizing harder still. The test accuracies are a weaker
-# signal: compare their span with the seed spread printed above, and remember that each
-# row is a single seed. In the runs shown, the milder augmentations (flips alone, small
-# shifts alone) kept the test accuracy of the plain network or beat it, while the
-# stronger ones (both together, larger shifts) cost test accuracy at this budget: the
-# harder the training task, the more epochs it needs to be learned.
+# for padding 2), which makes memorizing harder still. The test accuracies do not rank
+# the combinations: each row is a single seed, and the span of their test accuracies
+# (printed above) is to be read against the spread between seeds of one setting in
+# exercise 1 (printed next to it), which is of the same size. Nothing here asserts that
+# one combination has a better or a worse test accuracy than another; that would take
+# several seeds per combination, as in exercise 1.
 
 # %% [markdown]
 # ## 3. Which augmentations suit Fashion-MNIST?
@@ -316,10 +316,12 @@ assert gaps["crop only (pad 4)"] < gaps["flip only"]
 # > realism? Does vertical-flip augmentation hurt the test accuracy?
 #
 # Fashion-MNIST was made from product photos, normalized in a fixed way
-# {cite}`xiao2017fashion`: centred, on a black background, and as we can measure, with
-# every shoe pointing the same way. For each class, the cell below computes the share of
-# the mean image's brightness in the left half and in the top half, over all 60,000
-# training images. A left-right symmetric class has 0.5 on the left.
+# {cite}`xiao2017fashion`: centred, on a black background. Are the classes left-right
+# symmetric? For each class, the cell below computes the share of the *mean image's*
+# brightness in the left half and in the top half, over all 60,000 training images. A
+# left-right symmetric class has 0.5 on the left. (This measures the class on average,
+# not each image: a class-mean share far from 0.5 says that most of its images lean the
+# same way, not that all of them do.)
 
 # %%
 images, labels = utils.read_fashion_mnist("train")
@@ -341,9 +343,9 @@ print("clothes and bags: left-right balanced; shoes: most of the mass on the rig
 
 # %% [markdown]
 # Clothes and bags are close to left-right symmetric, so a horizontal flip gives a
-# realistic garment. The three shoe classes are not: their mass sits on one side, so a
-# flipped shoe points the other way, a view that the test set never shows (the label
-# survives; the realism does not). Vertical flips are worse: an upside-down shirt or
+# realistic garment. The three shoe classes are not: on average their mass sits on one
+# side, so a flipped shoe typically points the way that few shoes of the data set point
+# (the label survives; the typical view does not). Vertical flips are worse: an upside-down shirt or
 # ankle boot is no product photo at all, though in this data set it still resembles no
 # *other* class, so the label is not changed, only the distribution. Rotations by 90
 # degrees lay trousers on their side and stand shoes on their heels, views no product
@@ -389,15 +391,13 @@ assert vflip_acc["train"] - vflip_acc["test"] < gaps["none"]
 # %% [markdown]
 # **Answer.** Sensible for Fashion-MNIST: small shifts (crops with a little padding), at
 # most small rotations or scalings, and horizontal flips for the clothes (for the shoes
-# they produce unseen views). Not sensible: vertical flips, large rotations, colour
-# jitter of hue and saturation (there is no colour) and large crops that cut off sleeves
-# or heels. Whether vertical flips hurt is answered by comparing the difference printed
-# above with the seed spreads next to it: in the runs shown, the network trained with
-# vertical flips lost test accuracy, by about as much as the largest difference between
-# seeds of one setting in exercise 1. That hints at a real cost (half of the training
-# images it sees are upside down: capacity spent on a case the test set does not
-# contain), but a single pair of runs cannot separate it from noise, so we assert only
-# that vertical flips, too, narrow the gap.
+# they mostly produce the less common orientation). Not sensible: vertical flips, large
+# rotations, colour jitter of hue and saturation (there is no colour) and large crops
+# that cut off sleeves or heels. Whether vertical flips hurt is answered by comparing
+# the difference printed above with the seed spreads next to it: in the runs shown, the
+# network trained with vertical flips lost test accuracy, by about as much as the largest
+# difference between seeds of one setting in exercise 1. A single pair of runs cannot
+# separate that from noise, so we assert only that vertical flips, too, narrow the gap.
 
 # %% [markdown]
 # ## 4. Test-time augmentation
@@ -476,10 +476,12 @@ for kind in kinds:
 # accuracy falls steeply for every seed (asserted, with a wide margin); averaging that
 # poor view into the prediction makes mirror-image TTA *hurt* it. The network trained
 # with flips
-# knows both views, so for it the mirrored images are about as good as the originals,
-# and averaging the two is at worst harmless; in the runs shown it gained a little with
-# every seed, as it did with the one-pixel shifts. Those gains are about a point or
-# less, and three seeds are few, so we assert no direction for them. TTA costs one
+# knows both views, and on the mirrored images it beats the network trained without
+# flips for every seed (asserted). For it, the changes that TTA brings (printed above,
+# for the mirror image and for the one-pixel shifts) are about a point or less and not of
+# the same sign for every seed: in the runs shown, seed 2 lost a little with both sets of
+# views. Three seeds cannot tell such changes from noise, so we assert no direction for
+# them. TTA costs one
 # forward pass per view at test time, and it can only help with views that the network
 # handles well: test-time views should match the training-time augmentation.
 
