@@ -245,9 +245,8 @@ print("verdict:", verdict)
 # average no better, and the differences are no larger than the spread between seeds of
 # one setting. After twice as many epochs the plain network has memorized its training
 # set completely, without its test accuracy collapsing, while the augmented network is
-# still fitting its harder task, and it is still not ahead. In the chapter's single
-# longer run the two ended close together too. "No measurable benefit on this data and
-# budget" is the honest summary.
+# still fitting its harder task, and it is still not ahead. "No measurable benefit on
+# this data and budget" is the honest summary.
 #
 # Why so little? The augmented images are views the test set does not contain:
 # Fashion-MNIST's garments are centred and the mean image of each shoe class is far
