@@ -801,7 +801,7 @@ assert headline["seeds"] == list(profile.seeds)
 # - Score an augmentation on the views it covers and on the clean test set. Here, over
 #   three seeds with learning rates chosen on validation, random shifts of up to 2
 #   pixels gained {glue:text}`shift_gain:.3f` on shifted test images and bought nothing
-#   on the clean ones ({glue:text}`clean_gain:.3f`); left-right flips gained
+#   on the clean ones (a change of {glue:text}`clean_gain:.3f`); left-right flips gained
 #   {glue:text}`mirror_gain:.3f` on mirrored test images, a view Fashion-MNIST's test set
 #   does not contain, and nothing on the clean ones ({glue:text}`flip_clean:.3f`).
 #
