@@ -422,21 +422,47 @@ print("eval mode,  example 0 unchanged:", torch.allclose(layer(X)[0], layer(X_ot
 # %% [markdown]
 # One more consequence trips people up: in training mode *every* forward pass updates
 # the running statistics, even under `torch.no_grad()`, which only switches off
-# gradients. Measuring test accuracy without calling `net.eval()` first would therefore
-# both use the wrong statistics and overwrite the running estimates with test data.
-# `utils.evaluate_accuracy` (and so `utils.train`) switches to evaluation mode for you.
+# gradients.
+#
+# ```{warning}
+# `torch.no_grad()` is not evaluation mode. Measuring test accuracy without calling
+# `net.eval()` first uses each test batch's own statistics *and* overwrites the running
+# estimates with test data. `utils.evaluate_accuracy` (and so `utils.train`) switches to
+# evaluation mode for you, and gives every layer its own mode back afterwards.
+# ```
 
 # %%
 layer.train()
 before = layer.running_mean.clone()
 with torch.no_grad():
     layer(X)
-print("running mean changed under no_grad in train mode:",
-      not torch.equal(before, layer.running_mean))
+changed_no_grad = not torch.equal(before, layer.running_mean)
 layer.eval()
 before = layer.running_mean.clone()
 layer(X)
-print("running mean changed in eval mode:", not torch.equal(before, layer.running_mean))
+changed_eval = not torch.equal(before, layer.running_mean)
+print("running mean changed under no_grad in train mode:", changed_no_grad)
+print("running mean changed in eval mode:", changed_eval)
+assert changed_no_grad and not changed_eval
+
+# %% [markdown]
+# ```{warning}
+# A batch of one cannot be normalized in training mode: with one value per channel
+# there is no variance to divide by, and PyTorch refuses. Predict single examples in
+# evaluation mode, and when training, drop a last batch of one
+# (`DataLoader(..., drop_last=True)`, or `utils.DeviceLoader(..., drop_last=True)`).
+# ```
+
+# %%
+single = X[:1]                                        # one example, four features
+caught = None
+try:
+    layer.train()(single)
+except ValueError as err:
+    caught = err
+assert caught is not None and "more than 1 value per channel" in str(caught)
+print(type(caught).__name__ + ":", str(caught).splitlines()[0])
+assert layer.eval()(single).shape == (1, 4)           # evaluation mode: fine
 
 
 # %% [markdown]

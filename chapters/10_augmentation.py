@@ -259,9 +259,12 @@ print("rotate(90, expand=True):", tuple(img.shape), "->", tuple(r90.shape))
 print("equals torch.rot90:", torch.equal(r90, torch.rot90(img, 1, dims=(-2, -1))))
 
 # %% [markdown]
-# The argument is a *range*, not a list of choices, a frequent misreading: passing four
-# angles in the hope of getting one of them at random is refused. To draw one of a few
-# fixed angles, choose among fixed rotations with `v2.RandomChoice`:
+# ```{warning}
+# `RandomRotation(degrees)` takes a *range*, not a list of choices, a frequent misreading:
+# passing four angles in the hope of getting one of them at random is refused (checked
+# below). To draw one of a few fixed angles, choose among fixed rotations with
+# `v2.RandomChoice`.
+# ```
 
 # %%
 caught = None
@@ -350,9 +353,14 @@ assert torch.equal(Y, Y[:1].expand_as(Y))
 
 
 # %% [markdown]
-# Training on such batches is not wrong, but it is much weaker augmentation: within a
-# batch the images are never seen in different variants, and the whole gradient step sees
-# one common transform. We want one draw *per image*.
+# ```{warning}
+# A `v2` transform called on a batch draws its random parameters once and applies them
+# to every image: a random flip flips all images or none, a random crop shifts all by one
+# offset (both shown above). Training on such batches is not wrong, but it is much weaker
+# augmentation: within a batch the images are never seen in different variants, and the
+# whole gradient step sees one common transform. Draw *per image*, as below, or apply the
+# transform image by image.
+# ```
 #
 # ### Per-image flips and crops with tensor operations
 #
@@ -477,7 +485,7 @@ print(f"per image (v2 in a loop): {t_loop * 1e3:7.2f} ms per batch of {len(X)}")
 print(f"batched (augment_batch):  {t_batch * 1e3:7.2f} ms per batch of {len(X)}")
 print(f"batched is {t_loop / t_batch:.0f}x faster")
 
-# %%
+# %% tags=["hide-input"]
 assert out_loop.shape == out_batch.shape == X.shape
 assert t_batch < t_loop
 
@@ -714,7 +722,7 @@ for key, value in (("shift_gain", shift_gain), ("shift_se", shift_se),
                    ("base_train", base.mean("train")), ("shift_train", shift.mean("train"))):
     utils.glue(key, value)
 
-# %%
+# %% tags=["hide-input"]
 assert all(r.mean(s) > 0.3 for r in chosen.values() for s in views)   # all trained
 # Shifts buy accuracy on shifted test images, beyond the spread between seeds:
 assert min(shift.scores("test_shifted")) > max(base.scores("test_shifted"))
@@ -782,7 +790,7 @@ headline = utils.compare("10_augmentation", scored_on(base, "shifted test images
 on_clean = utils.compare("10_augmentation", scored_on(base, "clean test images"),
                          scored_on(shift, "clean test images"), budget, split="test")
 
-# %%
+# %% tags=["hide-input"]
 assert headline["metric"] == "test_shifted_acc" and on_clean["metric"] == "test_acc"
 assert headline["seeds"] == list(profile.seeds)
 

@@ -187,10 +187,13 @@ def table(candidates):
 # > Train the network without augmentation and with it for more epochs and several
 # > seeds. Does the comparison of test accuracies change?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Without augmentation and with the chapter's shifts (padding 2), from every seed, for
 # the budget's epochs and then, continuing the same runs, for as many again.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ex1 = {"none": train_config("no augmentation", stages=(E, 2 * E)),
        "shifts": train_config("shifts", lambda X, g: random_shift(X, g, 2),
@@ -210,7 +213,7 @@ for (e, split), (g, se) in ex1_gain.items():
     utils.glue(f"ex1_{split}_{e // E}", g)
     utils.glue(f"ex1_{split}_{e // E}_se", se)
 
-# %%
+# %% tags=["hide-input"]
 for e in (E, 2 * E):
     none, shifts = ex1["none"][e], ex1["shifts"][e]
     assert min(shifts.scores("test_shifted")) > max(none.scores("test_shifted")), e
@@ -219,6 +222,8 @@ for e in (E, 2 * E):
 assert ex1["none"][2 * E].mean("train") > ex1["none"][E].mean("train")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Answer.** On the shifted test images the shifts win at both lengths of training,
 # every seed trained with shifts above every seed trained without (asserted): by
 # {glue:text}`ex1_test_shifted_1:.3f` ± {glue:text}`ex1_test_shifted_1_se:.3f` after the
@@ -233,6 +238,7 @@ assert ex1["none"][2 * E].mean("train") > ex1["none"][E].mean("train")
 # plain network's rise in clean training accuracy with the longer training). So on this
 # data, more epochs do not make shifts pay on centred test images; they pay on the
 # shifted ones, from the start.
+# :::
 
 # %% [markdown]
 # ## 2. Combining augmentations
@@ -240,11 +246,14 @@ assert ex1["none"][2 * E].mean("train") > ex1["none"][E].mean("train")
 # > Combine different augmentations (flips only, crops only, both, larger shifts) and
 # > compare them.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Flips only, and shifts of two strengths, padding 2 (exercise 1) and padding 3; the
 # strength of the shifts is chosen on validation, and the chosen one is compared with
 # the flips alone. (Shifts and flips together are the chapter's third network.)
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 ex2 = {"flips only": train_config("flips only", random_flip)[E],
        "shifts, pad 2": ex1["shifts"][E],
@@ -264,13 +273,15 @@ for s, (g, se) in flip_vs_none.items():
     utils.glue(f"ex2_flip_{s}_se", se)
 utils.glue("ex2_pad_choice", pad_choice)
 
-# %%
+# %% tags=["hide-input"]
 none = ex1["none"][E]
 assert min(ex2["flips only"].scores("test_mirrored")) > max(none.scores("test_mirrored"))
 assert min(ex2[pad_choice].scores("test_shifted")) > max(ex2["flips only"].scores(
     "test_shifted"))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Answer.** Each augmentation buys accuracy on the view it covers and not on the
 # others. Flips alone gain {glue:text}`ex2_flip_test_mirrored:.3f` ±
 # {glue:text}`ex2_flip_test_mirrored_se:.3f` on mirrored test images (every seed above
@@ -282,6 +293,7 @@ assert min(ex2[pad_choice].scores("test_shifted")) > max(ex2["flips only"].score
 # {glue:text}`ex2_pad_choice`; the stronger shifts (padding 3) did not score better on any
 # view in the table, at this budget. Shifts and flips together are the chapter's third
 # network, which kept both gains.
+# :::
 
 # %% [markdown]
 # ## 3. Which augmentations suit Fashion-MNIST?
@@ -289,13 +301,16 @@ assert min(ex2[pad_choice].scores("test_shifted")) > max(ex2["flips only"].score
 # > Which augmentations make sense for Fashion-MNIST, and which break its labels or its
 # > realism? Does vertical-flip augmentation hurt the test accuracy?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Fashion-MNIST was made from product photos, normalized in a fixed way
 # {cite}`xiao2017fashion`: centred, on a black background. Are the classes left-right
 # symmetric? For each class, the cell below computes the share of the *mean image's*
 # brightness in the left half and in the top half, over all 60,000 training images. A
 # left-right symmetric class has 0.5 on the left.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 images, labels = utils.read_fashion_mnist("train")
 X_all = images.float() / 255
 print(f"{'class':<11}{'left half':>10}{'top half':>9}")
@@ -307,18 +322,21 @@ for c, name in enumerate(utils.TEXT_LABELS):
     left_share[name] = left
     print(f"{name:<11}{left:>10.2f}{top:>9.2f}")
 
-# %%
+# %% tags=["hide-input"]
 shoes = ("sandal", "sneaker", "ankle boot")
 assert all(left_share[s] < 0.4 for s in shoes)
 assert all(0.45 < left_share[n] < 0.55 for n in utils.TEXT_LABELS if n not in shoes)
 print("clothes and bags: left-right balanced; shoes: most of the mass on the right")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The class means measure each class on average. How many of the shoe images lean the
 # same way as their class mean? For every image, the share of its own brightness in the
 # left half:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 share = X_all[..., :14].sum(dim=(1, 2)) / X_all.sum(dim=(1, 2))
 print(f"{'class':<11}{'images with left share < 0.5':>30}")
 lean_left = {}
@@ -326,7 +344,7 @@ for c, name in enumerate(utils.TEXT_LABELS):
     lean_left[name] = (share[labels == c] < 0.5).float().mean().item()
     print(f"{name:<11}{lean_left[name]:>30.2f}")
 
-# %%
+# %% tags=["hide-input"]
 assert all(lean_left[s] > 0.8 for s in shoes)
 print("in each shoe class, more than 80% of the images have most of their mass "
       "on the right")
@@ -334,6 +352,8 @@ print("in each shoe class, more than 80% of the images have most of their mass "
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Clothes and bags are close to left-right symmetric, so a horizontal flip gives a
 # realistic garment. The three shoe classes are not: their mass sits on one side, on
 # average and in most of their images (the fractions above), so a flipped shoe mostly
@@ -346,8 +366,9 @@ print("in each shoe class, more than 80% of the images have most of their mass "
 # degrees lay trousers on their side and stand shoes on their heels, views no product
 # photo shows. Here is what these transforms do to a few training images (top row:
 # original):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 gen = torch.Generator().manual_seed(0)
 idx = torch.cat([torch.nonzero(labels == c)[:1, 0] for c in (1, 5, 7, 9, 0, 3)])
 X = X_all[idx][:, None]                                    # (6, 1, 28, 28)
@@ -358,17 +379,20 @@ utils.show_images(torch.cat(rows), 4, 6, titles=titles, scale=1.3)
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Does training with vertical flips hurt? We add a random vertical flip to the shifts of
 # exercise 1 (padding 2) and compare with the shifts alone, from the same seeds.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def random_vflip(X, generator, p=0.5):
     """Per-image random vertical flip."""
     mask = torch.rand(X.shape[0], generator=generator) < p
     return torch.where(mask.to(X.device)[:, None, None, None], X.flip(-2), X)
 
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 vflip = score_views(train_config("shifts + vertical flips",
                                  lambda X, g: random_shift(random_vflip(X, g), g, 2))[E])
@@ -379,10 +403,12 @@ print(f"vertical flips - shifts alone, clean test images: {vflip_gain:+.3f} ± {
 utils.glue("vflip_gain", vflip_gain)
 utils.glue("vflip_se", vflip_se)
 
-# %%
+# %% tags=["hide-input"]
 assert all(v > 0.5 for v in vflip.scores("test"))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Answer.** Sensible for Fashion-MNIST: small shifts (crops with a little padding), at
 # most small rotations or scalings, and horizontal flips for the clothes (for the shoes
 # they mostly produce the less common orientation, and the chapter shows they buy nothing
@@ -392,6 +418,7 @@ assert all(v > 0.5 for v in vflip.scores("test"))
 # {glue:text}`vflip_gain:.3f` ± {glue:text}`vflip_se:.3f`: a cost of about twice its
 # standard error, which three seeds make suggestive, not certain, so it is not asserted.
 # Half of the images the network trains on are upside down, a view no test image shows.
+# :::
 
 # %% [markdown]
 # ## 4. Test-time augmentation
@@ -399,13 +426,16 @@ assert all(v > 0.5 for v in vflip.scores("test"))
 # > Average the predictions of the network over an image and its flipped or shifted
 # > versions. Does the test accuracy improve?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Test-time augmentation (TTA) feeds several augmented views of each test image through
 # the network and averages the predicted probabilities. We try two sets of views on the
 # clean test images: the image and its mirror image; and the image with its four
 # one-pixel shifts, on three networks of the exercises above (all seeds, the budget's
 # epochs): trained without augmentation, with shifts, and with flips only.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def one_pixel_shifts(X, pad=1):
     """The image and its shifts by `pad` pixels up, down, left and right."""
     n = X.shape[0]
@@ -431,7 +461,7 @@ def tta_accuracy(net, data_iter, views):
     return correct / total
 
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 tta_nets = {"none": ex1["none"][E], "shifts": ex1["shifts"][E],
             "flips only": ex2["flips only"]}
@@ -450,7 +480,7 @@ for kind, v in (("none", "+ mirror image"), ("flips only", "+ mirror image"),
     key = f"tta_{kind.split()[0]}_{v.split()[-1]}"
     utils.glue(key, tta_change[kind, v][0])
 
-# %%
+# %% tags=["hide-input"]
 for kind, runs in tta_nets.items():   # single-view TTA is plain evaluation
     assert all(abs(a - b) < 1e-9 for a, b in zip(tta[kind, "single view"],
                                                   runs.scores("test"), strict=True))
@@ -458,6 +488,8 @@ for kind, runs in tta_nets.items():   # single-view TTA is plain evaluation
 assert max(tta["none", "+ mirror image"]) < min(tta["none", "single view"])
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Answer.** It depends on what the network was trained on. For the network trained
 # without augmentation, averaging in the mirror image lowered the test accuracy by
 # {glue:text}`tta_none_image:.3f` on average, for every seed (asserted): it handles
@@ -469,18 +501,22 @@ assert max(tta["none", "+ mirror image"]) < min(tta["none", "single view"])
 # less, which three seeds cannot tell from noise, so no direction is asserted for them.
 # TTA costs one forward pass per view at test time and can only help with views that the
 # network handles well: test-time views should match the training-time augmentation.
+# :::
 
 # %% [markdown]
 # ## 5. Augmentation versus weight decay
 #
 # > Augmentation is a regularizer. Compare it with weight decay, and combine the two.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Weight decay shrinks the weights towards zero at every step; with `torch.optim.AdamW`
 # the shrinkage is decoupled from the gradient's scaling {cite}`loshchilov2019decoupled`.
 # Its strength is chosen on validation from two values, without augmentation; the chosen
 # strength is then combined with the shifts. Everything else as in exercise 1.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 def adamw(weight_decay):
     return lambda params: torch.optim.AdamW(params, lr=budget.lr, weight_decay=weight_decay)
@@ -510,10 +546,12 @@ utils.glue("wd_choice", wd)
 utils.glue("wd_both", both_gain[0])
 utils.glue("wd_both_se", both_gain[1])
 
-# %%
+# %% tags=["hide-input"]
 assert min(wd_shift.scores("test_shifted")) > max(wd_runs.scores("test_shifted"))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Answer.** At the strengths tried, weight decay changed nothing measurable:
 # validation chose {glue:text}`wd_choice`, and against no regularization it changed the
 # clean test accuracy by {glue:text}`wd_test:.3f` ± {glue:text}`wd_test_se:.3f` and the
@@ -525,6 +563,7 @@ assert min(wd_shift.scores("test_shifted")) > max(wd_runs.scores("test_shifted")
 # augmentation changes the data, so it tells the network *which* variation to ignore, and
 # that is what the shifted test images reward. Stronger decays than the two in the
 # sweep were not tried here.
+# :::
 
 # %% [markdown]
 # ## 6. Other augmentations in torchvision
@@ -532,9 +571,12 @@ assert min(wd_shift.scores("test_shifted")) > max(wd_runs.scores("test_shifted")
 # > Look at other augmentation methods in `torchvision`: `RandomErasing`, `AutoAugment`,
 # > `RandAugment`, `TrivialAugmentWide`, `GaussianNoise`. What do they do to a photo?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # We use the chapter's photo again, as a `uint8` tensor.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 with cbook.get_sample_data("grace_hopper.jpg") as f:
     photo = Image.open(f).convert("RGB")
 img = v2.Resize(200)(v2.ToImage()(photo))
@@ -551,16 +593,19 @@ def show_draws(aug, image, title, n=8, seed=0):
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Random erasing** {cite}`zhong2020random` blanks out a random rectangle (with `p` the
 # probability of doing it at all, `scale` the fraction of the area, `value` the fill or
 # `"random"` for noise). It imitates occlusion: the network must recognize an object with
 # a part of it hidden. It works on tensors, so it comes after `ToDtype`:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 erase = v2.RandomErasing(p=1.0, scale=(0.02, 0.2), value=0)
 show_draws(erase, x, "RandomErasing(p=1, scale=(0.02, 0.2), value=0)")
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 out = erase(x)
 changed = (out != x).any(dim=0)                   # pixels that were erased
@@ -574,6 +619,8 @@ print("erased region is one rectangle within the scale range:",
 assert out.shape == x.shape and bool((out[:, changed] == 0).all()) and 0.02 <= box <= 0.2
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **AutoAugment** {cite}`cubuk2019autoaugment` applies one of a list of learned
 # *policies*, each a pair of operations (shear, translate, rotate, colour, posterize,
 # solarize, equalize, ...) with probabilities and magnitudes found by a search on a data
@@ -582,21 +629,22 @@ assert out.shape == x.shape and bool((out[:, changed] == 0).all()) and 0.02 <= b
 # uniformly, all at one `magnitude`. **TrivialAugment** {cite}`muller2021trivialaugment`
 # is simpler still: one operation per image, at a random magnitude. They expect `uint8`
 # images:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 auto = {"AutoAugment (ImageNet policy)": v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET),
         "RandAugment(num_ops=2, magnitude=9)": v2.RandAugment(num_ops=2, magnitude=9),
         "TrivialAugmentWide()": v2.TrivialAugmentWide()}
 figs = {name: show_draws(aug, img, name) for name, aug in auto.items()}
 figs["AutoAugment (ImageNet policy)"]
 
-# %%
+# %% tags=["hide-input"]
 figs["RandAugment(num_ops=2, magnitude=9)"]
 
-# %%
+# %% tags=["hide-input"]
 figs["TrivialAugmentWide()"]
 
-# %%
+# %% tags=["hide-input"]
 for name, aug in auto.items():
     torch.manual_seed(0)
     outs = [aug(img) for _ in range(20)]
@@ -606,15 +654,18 @@ for name, aug in auto.items():
           f"most changed: {changed >= 15}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Gaussian noise** adds independent normal noise with standard deviation `sigma` to
 # every pixel of a float image, and by default (`clip=True`) clips the result to
 # $[0, 1]$:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 noise = v2.GaussianNoise(sigma=0.1)
 show_draws(noise, x, "GaussianNoise(sigma=0.1)", n=4)
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 out = noise(x)
 print("shape kept:", out.shape == x.shape, " range within [0, 1]:",
@@ -623,6 +674,8 @@ print("noise std about 0.1 where no clipping happens:",
       abs(float((out - x)[(x > 0.3) & (x < 0.7)].std()) - 0.1) < 0.01)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Answer.** `RandomErasing` simulates occlusion, `GaussianNoise` sensor noise, and the
 # three automatic policies apply sequences of geometric and colour operations chosen
 # from a fixed menu; all keep the shape and dtype, so they drop into a `Compose`
@@ -634,8 +687,9 @@ print("noise std about 0.1 where no clipping happens:",
 # for per-image randomness apply them per image (in a `DataLoader`'s workers) or write a
 # batched version as the chapter did. For random erasing the pitfall is easy to see: on a
 # batch, every image loses the same rectangle.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 X = torch.rand(16, 1, 28, 28)
 erased = erase(X) != X                                  # (16, 1, 28, 28) masks

@@ -352,7 +352,7 @@ FIGURE_CORNERS = r"""() => Array.from(document.querySelectorAll('.cell_output im
 
 def test_dark_mode_switches_and_figures_stay_readable(visit: PageVisit) -> None:
     """The theme's toggle gives a dark page; figures keep an opaque light background."""
-    chapter = "chapters/05_lenet.html"
+    chapter = "chapters/01_convolution.html"
     assert not visit.open(chapter)
     page = visit.page
     background = "() => getComputedStyle(document.body).backgroundColor"
