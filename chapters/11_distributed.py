@@ -354,7 +354,7 @@ utils.glue("ddp_pays", f"from a global batch of {pays[0]} on" if pays
 # processes'). This machine shares its cores with other work, so the timings are
 # noisy; the cell below asserts only what follows from the argument, with wide margins.
 
-# %%
+# %% tags=["hide-input"]
 assert share[batches[-1]] < share[batches[0]]  # communication matters less at large batches
 assert rows[2, batches[-1]]["compute_s"] > rows[2, batches[0]]["compute_s"]
 assert all(r["allreduce_s"] > 0 for r in rows.values())
@@ -450,10 +450,10 @@ for attempt in (lambda: train_ddp.per_process_batch(1, 2),
 # Nothing in the script knows how many machines there are: `RANK` and `WORLD_SIZE` span
 # all of them, `LOCAL_RANK` picks the GPU on each. What changes is the launch. On each of
 # two machines with 8 GPUs, start `torchrun` with the same rendezvous endpoint, a host
-# and port that every machine can reach (here the first machine, `node0`):
+# and port that every machine can reach (here the first machine, `node0`); this command,
+# run on each machine, starts 2 x 8 = 16 processes:
 #
 # ```bash
-# # on every machine (2 machines x 8 GPUs = 16 processes):
 # torchrun --nnodes=2 --nproc_per_node=8 \
 #     --rdzv-backend=c10d --rdzv-endpoint=node0:29400 --rdzv-id=lenet-42 \
 #     scripts/train_ddp.py --epochs 10 --batch-size 4096 --out runs/lenet-42

@@ -99,9 +99,9 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "ddp": Budget(num_epochs=2, batch_size=64, train_size=6_144, test_size=1_000,
                       lr=0.2),
         "ddp_lr_scaling": Budget(num_epochs=2, batch_size=32, train_size=2_048,
-                                 val_size=1_000, lr=0.05),
+                                 val_size=1_000, test_size=1_000, lr=0.05),
         "ddp_syncbn": Budget(num_epochs=2, batch_size=32, train_size=2_048,
-                             val_size=1_000, lr=0.1),
+                             val_size=1_000, test_size=1_000, lr=0.1),
     },
     "full": {
         "lenet": Budget(num_epochs=10, lr=0.9),
@@ -128,9 +128,9 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "pooling_compare": Budget(num_epochs=10, batch_size=128, lr=0.001),
         "ddp": Budget(num_epochs=5, batch_size=256, lr=0.2),
         "ddp_lr_scaling": Budget(num_epochs=5, batch_size=32, train_size=20_000,
-                                 val_size=5_000, lr=0.05),
+                                 val_size=5_000, test_size=2_000, lr=0.05),
         "ddp_syncbn": Budget(num_epochs=5, batch_size=32, train_size=20_000,
-                             val_size=5_000, lr=0.1),
+                             val_size=5_000, test_size=2_000, lr=0.1),
     },
 }
 
