@@ -365,7 +365,9 @@ assert all(r["allreduce_s"] > 0 for r in rows.values())
 # with large per-process batches and large models, and why DDP overlaps the all-reduce
 # with the backward pass (it starts reducing a bucket of gradients as soon as the bucket
 # is ready). Two processes on two CPU cores is the smallest case: each process gets one
-# core, and the speed-up can be at most two.
+# core and half of every batch. (A speed-up above two at a large batch, if the table
+# shows one, comes from the smaller per-process batches fitting the CPU's caches better,
+# or from other work on the machine, not from the all-reduce.)
 #
 # ## On GPUs: NCCL, one process per GPU
 #
