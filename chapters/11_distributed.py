@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # %%
+import json
 import socket
 import tempfile
 from pathlib import Path
@@ -208,6 +209,12 @@ for P, run in runs.items():
 for P, run in runs.items():
     print(f"{P} process(es): loss first {run['losses'][0]:.4f} last {run['losses'][-1]:.4f}"
           f"  test acc {run['test_acc']:.3f}  training {run['train_s']:.1f} s")
+run = runs[2]  # one line for the landing page's results table (as utils.report_result)
+print(utils.history.RESULT_PREFIX + json.dumps({
+    "model": f"LeNet (ReLU), DDP on 2 processes ({run['backend']})",
+    "profile": profile.name, "epochs": budget.num_epochs,
+    "train_examples": budget.train_size, "test_acc": round(run["test_acc"], 4),
+    "examples_per_sec": round(run["steps"] * run["batch_size"] / run["train_s"])}))
 
 # %%
 for run in runs.values():
