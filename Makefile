@@ -78,7 +78,7 @@ serve: book
 	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
 
 lint: venv
-	$(BIN)/ruff check utils tests tools bench chapters exercises appendix
+	$(BIN)/ruff check utils tests tools bench chapters exercises appendix scripts
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

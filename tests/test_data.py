@@ -290,3 +290,91 @@ def test_corrupt_download_names_the_file_and_both_md5s(tmp_path, monkeypatch):
     assert "train-images-idx3-ubyte.gz has md5 " + served in msg  # the first file fetched
     assert "expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d (the official checksum)" in msg
     assert "downloading Fashion-MNIST" in msg and "run again" in msg
+
+
+# Sharding for data-parallel training (chapter 11).
+
+def _shard_loaders(n: int, batch_size: int, world_size: int, **kwargs):
+    images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1).expand(n, 28, 28).clone()
+    labels = torch.arange(n)
+    return [utils.DeviceLoader(images, labels, batch_size, rank=r, world_size=world_size,
+                               **kwargs) for r in range(world_size)]
+
+
+@pytest.mark.parametrize("n, batch_size, world_size", [(10, 2, 2), (10, 3, 3), (9, 2, 4),
+                                                       (7, 5, 7), (100, 8, 3)])
+def test_shards_are_disjoint_and_cover_every_epoch(n, batch_size, world_size):
+    loaders = _shard_loaders(n, batch_size, world_size, shuffle=True, seed=5)
+    for _ in range(3):  # every epoch, with its new permutation
+        shards = [torch.cat([y for _, y in loader]) for loader in loaders]
+        seen = torch.cat(shards)
+        assert len(seen) == n and torch.equal(seen.sort().values, torch.arange(n))
+        assert [len(s) for s in shards] == [loader.num_examples for loader in loaders]
+        assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def test_shards_split_the_global_batches_of_one_process():
+    """The k-th batches of all ranks together are one process's k-th batch of size b*ws."""
+    (one,) = _shard_loaders(96, 12, 1, shuffle=True, seed=3)
+    two = _shard_loaders(96, 6, 2, shuffle=True, seed=3)
+    for _ in range(2):
+        for (_, y), (_, y0), (_, y1) in zip(one, *two, strict=True):
+            assert torch.equal(y.sort().values, torch.cat([y0, y1]).sort().values)
+    # without shuffling too
+    (one,) = _shard_loaders(20, 4, 1)
+    two = _shard_loaders(20, 2, 2)
+    for (_, y), (_, y0), (_, y1) in zip(one, *two, strict=True):
+        assert torch.equal(y.sort().values, torch.cat([y0, y1]).sort().values)
+
+
+def test_drop_last_gives_every_rank_the_same_number_of_full_batches():
+    loaders = _shard_loaders(23, 2, 4, shuffle=True, drop_last=True)
+    assert [len(loader) for loader in loaders] == [2, 2, 2, 2]
+    sizes = [[len(y) for _, y in loader] for loader in loaders]
+    assert sizes == [[2, 2]] * 4
+    loose = _shard_loaders(9, 2, 4, shuffle=True)  # 3, 2, 2, 2 examples: uneven
+    assert [len(loader) for loader in loose] == [2, 1, 1, 1]
+
+
+def test_same_shuffle_on_every_rank_and_repeatable():
+    a = _shard_loaders(50, 5, 2, shuffle=True, seed=1)
+    b = _shard_loaders(50, 5, 2, shuffle=True, seed=1)
+    for la, lb in zip(a, b, strict=True):
+        assert all(torch.equal(ya, yb) for (_, ya), (_, yb) in zip(la, lb, strict=True))
+    assert "rank 1 of 2" in repr(a[1])
+
+
+@pytest.mark.parametrize("rank, world_size, n, words", [
+    (2, 2, 10, "rank must be between 0 and world_size - 1 = 1, got rank 2"),
+    (-1, 2, 10, "rank must be between 0"),
+    (0, 0, 10, "world_size must be at least 1, got 0"),
+    (0, 11, 10, "world_size 11 is larger than the data (10 examples)"),
+])
+def test_bad_shards(rank, world_size, n, words):
+    images = torch.zeros(n, 28, 28, dtype=torch.uint8)
+    with pytest.raises(ValueError) as err:
+        utils.DeviceLoader(images, torch.zeros(n, dtype=torch.long), 2, rank=rank,
+                           world_size=world_size)
+    assert words in str(err.value)
+
+
+def test_load_fashion_mnist_shards_the_training_set_only(data_root):
+    shards = [utils.load_fashion_mnist(100, root=data_root, train_size=1_000,
+                                       test_size=300, rank=r, world_size=3, seed=2)
+              for r in range(3)]
+    (whole, _) = utils.load_fashion_mnist(100, root=data_root, train_size=1_000,
+                                          test_size=300, seed=2)
+    for _, test_iter in shards:
+        assert test_iter.num_examples == 300 and test_iter.world_size == 1
+
+    def keys(loader):  # an image's pixels as one integer key per image, sorted
+        X = torch.cat([X.flatten(1) for X, _ in loader]).mul(255).round().long()
+        return (X * torch.arange(1, 785)).sum(1).sort().values
+
+    seen = torch.cat([keys(t) for t, _ in shards]).sort().values
+    assert torch.equal(seen, keys(whole))  # the same images, split three ways
+    assert sum(t.num_examples for t, _ in shards) == 1_000
+    with pytest.raises(ValueError, match="world_size 1001 is larger than the data"):
+        utils.load_fashion_mnist(8, root=data_root, train_size=1_000, world_size=1001)
+    with pytest.raises(ValueError, match="got rank 3"):
+        utils.load_fashion_mnist(8, root=data_root, train_size=1_000, rank=3, world_size=3)

@@ -49,7 +49,8 @@ DESCRIPTIONS = {
                            "layers, saving, devices.",
     "chapters/10_augmentation": "Varies the training images on the device and measures what "
                                 "it buys, and what it costs.",
-    "chapters/11_distributed": "Trains on several processes with torch.distributed.",
+    "chapters/11_distributed": "Data parallelism with DistributedDataParallel and "
+                               "torchrun: two processes match one, measured.",
     "appendix/cheat_sheet": "The formulas of chapters 1-6 on one page, each checked by a "
                             "cell.",
     "appendix/utils_fast": "What the book's helpers do to keep training fast, measured.",

@@ -290,13 +290,25 @@ class DeviceLoader:
     ``[0, 1]``; ``y`` is ``int64`` of shape ``(batch,)``. With ``shuffle=True``
     each pass uses a new permutation from a seeded generator, so two runs with
     the same seed see the same batches.
+
+    For data-parallel training (chapter 11) give every process its ``rank`` and
+    the ``world_size``: each pass draws the same permutation on every rank (same
+    ``seed``) and rank ``r`` takes its positions ``r, r + world_size, ...``, as
+    ``torch.utils.data.DistributedSampler`` does, but on the device and without
+    padding. The shards of one pass are disjoint and their union is the data. The
+    ``k``-th batches of all ranks together are the ``k``-th batch of size
+    ``batch_size * world_size`` that one process with the same seed would draw.
+    With ``drop_last=True`` the last incomplete *global* batch is dropped, so every
+    rank takes the same number of full batches (what ``DistributedDataParallel``
+    needs: a rank with one batch more would wait for the others forever).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  shuffle: bool = False, resize: int | None = None, seed: int = 0,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False, rank: int = 0, world_size: int = 1) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        check_shard(rank, world_size, int(images.shape[0]))
         if resize is not None and resize <= 0:
             raise ValueError(f"resize must be a positive side length or None, got {resize}")
         if images.shape[0] != labels.shape[0]:
@@ -304,6 +316,7 @@ class DeviceLoader:
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.resize = batch_size, shuffle, resize
         self.drop_last = drop_last
+        self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
 
     @property
@@ -313,8 +326,14 @@ class DeviceLoader:
 
     @property
     def num_examples(self) -> int:
-        """Number of examples in one pass."""
-        return int(self.images.shape[0])
+        """Number of examples this rank sees in one pass (all of them for one process),
+        before ``drop_last``."""
+        return len(range(self.rank, int(self.images.shape[0]), self.world_size))
+
+    def _stop(self) -> int:
+        """End of the positions of one pass: with ``drop_last``, whole global batches."""
+        n, step = int(self.images.shape[0]), self.batch_size * self.world_size
+        return n - n % step if self.drop_last else n
 
     def reseed(self, seed: int) -> DeviceLoader:
         """Restart the shuffling from ``seed``: the next passes repeat those of any
@@ -323,7 +342,7 @@ class DeviceLoader:
         return self
 
     def __len__(self) -> int:
-        n, b = self.num_examples, self.batch_size
+        n, b = len(range(self.rank, self._stop(), self.world_size)), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
     def to_float(self, images: torch.Tensor) -> torch.Tensor:
@@ -335,12 +354,15 @@ class DeviceLoader:
         return X
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = self.num_examples
+        n, stop = int(self.images.shape[0]), self._stop()
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.device)
+            order: torch.Tensor | None = torch.randperm(n, generator=self.generator)
         else:
-            order = None
-        stop = n - n % self.batch_size if self.drop_last else n
+            order = torch.arange(n) if self.world_size > 1 else None
+        if order is not None:
+            # Every rank draws the same permutation and keeps its own positions.
+            order = order[self.rank:stop:self.world_size].to(self.device)
+            stop = order.shape[0]
         for start in range(0, stop, self.batch_size):
             if order is None:
                 images = self.images[start:start + self.batch_size]
@@ -355,9 +377,36 @@ class DeviceLoader:
 
     def __repr__(self) -> str:
         side = 28 if self.resize is None else self.resize
-        return (f"DeviceLoader({self.num_examples} examples, batch_size={self.batch_size}, "
+        shard = ("" if self.world_size == 1
+                 else f"rank {self.rank} of {self.world_size}, ")
+        return (f"DeviceLoader({self.num_examples} examples, {shard}"
+                f"batch_size={self.batch_size}, "
                 f"{len(self)} batches, shuffle={self.shuffle}, input {side}x{side}, "
                 f"device={self.device.type})")
+
+
+def check_shard(rank: int, world_size: int, num_examples: int) -> None:
+    """Check that ``rank`` of ``world_size`` processes can be given a shard of the data.
+
+    Args:
+        rank: this process's index, ``0 <= rank < world_size``.
+        world_size: number of processes that share the data.
+        num_examples: size of the data to be shared.
+
+    Raises:
+        ValueError: ``world_size`` below 1, ``rank`` outside ``[0, world_size)``, or
+            more processes than examples (some rank would get no data).
+    """
+    if world_size < 1:
+        raise ValueError(f"world_size must be at least 1, got {world_size}")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be between 0 and world_size - 1 = {world_size - 1}, "
+                         f"got rank {rank}; pass each process its own rank "
+                         "(torchrun sets RANK and WORLD_SIZE)")
+    if world_size > num_examples:
+        raise ValueError(f"world_size {world_size} is larger than the data "
+                         f"({num_examples} examples): some rank would get no example; "
+                         "use fewer processes or more data")
 
 
 def _subset(images: torch.Tensor, labels: torch.Tensor, size: int | None, what: str,
@@ -378,7 +427,8 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
                        device: torch.device | str | None = None,
                        train_size: int | None = None, test_size: int | None = None,
                        val_size: None = None,
-                       seed: int = 0) -> tuple[DeviceLoader, DeviceLoader]: ...
+                       seed: int = 0, rank: int = 0, world_size: int = 1,
+                       drop_last: bool = False) -> tuple[DeviceLoader, DeviceLoader]: ...
 
 
 @overload
@@ -387,7 +437,9 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
                        device: torch.device | str | None = None,
                        train_size: int | None = None, test_size: int | None = None,
                        val_size: int,
-                       seed: int = 0) -> tuple[DeviceLoader, DeviceLoader, DeviceLoader]: ...
+                       seed: int = 0, rank: int = 0, world_size: int = 1,
+                       drop_last: bool = False
+                       ) -> tuple[DeviceLoader, DeviceLoader, DeviceLoader]: ...
 
 
 def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
@@ -395,7 +447,8 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
                        device: torch.device | str | None = None,
                        train_size: int | None = None, test_size: int | None = None,
                        val_size: int | None = None,
-                       seed: int = 0) -> tuple[DeviceLoader, ...]:
+                       seed: int = 0, rank: int = 0, world_size: int = 1,
+                       drop_last: bool = False) -> tuple[DeviceLoader, ...]:
     """Load Fashion-MNIST onto ``device``: ``(train_iter, test_iter)``, or with
     ``val_size`` ``(train_iter, val_iter, test_iter)``.
 
@@ -418,13 +471,21 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
         seed: seeds the split, the subsets and the shuffling of the training set
             (reseed the training loader to vary only the order:
             :meth:`DeviceLoader.reseed`).
+        rank: this process's index among ``world_size`` data-parallel processes:
+            the training loader yields only this rank's shard of every pass (same
+            permutation on every rank, disjoint shards; see :class:`DeviceLoader`).
+            The validation and test loaders are whole, for evaluating on one rank.
+        world_size: number of data-parallel processes (1: no sharding).
+        drop_last: drop the training loader's last incomplete (global) batch, so
+            that every rank takes the same number of steps.
 
     Returns:
         :class:`DeviceLoader` objects; the training one reshuffles every pass.
 
     Raises:
         ValueError: non-positive ``batch_size``, ``resize`` or ``val_size``, a
-            subset larger than what its split has left.
+            subset larger than what its split has left; a ``rank`` outside
+            ``[0, world_size)`` or more processes than training examples.
         DataError: the data cannot be found, downloaded or read.
     """
     if batch_size <= 0:
@@ -450,5 +511,10 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
         parts = [(train_images, train_labels, True)]
     test_images, test_labels = read_fashion_mnist("test", root)
     parts.append((*_subset(test_images, test_labels, test_size, "test_size", seed), False))
+    check_shard(rank, world_size, int(parts[0][0].shape[0]))
     return tuple(DeviceLoader(x.to(device), y.to(device), batch_size, shuffle=shuffle,
-                              resize=resize, seed=seed) for x, y, shuffle in parts)
+                              resize=resize, seed=seed,
+                              drop_last=drop_last and shuffle,
+                              rank=rank if shuffle else 0,
+                              world_size=world_size if shuffle else 1)
+                 for x, y, shuffle in parts)

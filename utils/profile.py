@@ -97,6 +97,13 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
                                    test_size=2_000, lr=0.02, model=_SMALL_DENSENET),
         "pooling_compare": Budget(num_epochs=2, batch_size=128, train_size=4_000,
                                   test_size=1_000, lr=0.003),
+        # Chapter 11: batch_size is the global batch, split over the processes.
+        "ddp": Budget(num_epochs=2, batch_size=64, train_size=6_144, test_size=1_000,
+                      lr=0.2),
+        "ddp_lr_scaling": Budget(num_epochs=2, batch_size=32, train_size=2_048,
+                                 val_size=1_000, test_size=1_000, lr=0.05),
+        "ddp_syncbn": Budget(num_epochs=2, batch_size=32, train_size=2_048,
+                             val_size=1_000, test_size=1_000, lr=0.1),
     },
     "full": {
         "lenet": Budget(num_epochs=10, lr=0.9),
@@ -123,6 +130,11 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "classic": Budget(num_epochs=10, batch_size=256, resize=96, lr=0.001),
         "classic_exercise": Budget(num_epochs=10, batch_size=256, resize=96, lr=0.05),
         "pooling_compare": Budget(num_epochs=10, batch_size=128, lr=0.001),
+        "ddp": Budget(num_epochs=5, batch_size=256, lr=0.2),
+        "ddp_lr_scaling": Budget(num_epochs=5, batch_size=32, train_size=20_000,
+                                 val_size=5_000, test_size=2_000, lr=0.05),
+        "ddp_syncbn": Budget(num_epochs=5, batch_size=32, train_size=20_000,
+                             val_size=5_000, test_size=2_000, lr=0.1),
     },
 }
 
