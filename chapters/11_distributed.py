@@ -352,9 +352,10 @@ utils.glue("ddp_pays", f"from a global batch of {pays[0]} on" if pays
            else "at none of the batch sizes tried")
 
 # %% [markdown]
-# Read the table by rows of equal global batch. The all-reduce costs about the same at
-# every batch size: it moves the same gradients however many examples produced them.
-# The computation grows with the per-process batch. So the all-reduce's share of a
+# Read the table by rows of equal global batch. The all-reduce moves the same bytes at
+# every batch size, the gradients, however many examples produced them (its measured time
+# still varies here, with the load on the two shared cores), while the computation grows
+# with the per-process batch. So the all-reduce's share of a
 # two-process step falls from {glue:text}`ddp_share_small:.0f`% at the smallest batch to
 # {glue:text}`ddp_share_large:.1f`% at the largest, and a second process paid off
 # {glue:text}`ddp_pays` (the speed-up column: one process's step time over two
