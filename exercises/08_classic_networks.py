@@ -6,7 +6,9 @@
 # Most of the questions are about cost: where the parameters, the activations and the
 # arithmetic of a network go. We answer them by counting, on PyTorch's meta device, so
 # that even the largest networks cost nothing to inspect; every fact that can be checked
-# is checked by an `assert`. One exercise trains two networks against each other.
+# is checked by an `assert`. The exercises that train follow the book's protocol:
+# learning rates chosen on a validation split, several seeds, the test set scored once,
+# and conclusions computed from the statistics.
 #
 # **What you'll practise**
 #
@@ -217,7 +219,7 @@ assert nin_ok == [s for s in sizes if s >= min(nin_ok)]
 # size above a minimum set by its strides and poolings. For 28x28 images the natural
 # answer is a network designed for them, with a gentle stem (3x3 kernels, little
 # downsampling) and a global-average-pooling head: exercise 9 designs one in the
-# GoogLeNet style, and the chapter's training section uses a small DenseNet of that kind.
+# GoogLeNet style, and the chapter trains small versions of all five families on 28x28.
 #
 # ## 3. VGG: where are the eleven layers, and VGG-13, -16 and -19
 #
