@@ -6,7 +6,9 @@
 # Most of the questions are about cost: where the parameters, the activations and the
 # arithmetic of a network go. We answer them by counting, on PyTorch's meta device, so
 # that even the largest networks cost nothing to inspect; every fact that can be checked
-# is checked by an `assert`. One exercise trains two networks against each other.
+# is checked by an `assert`. The exercises that train follow the book's protocol:
+# learning rates chosen on a validation split, several seeds, the test set scored once,
+# and conclusions computed from the statistics.
 #
 # **What you'll practise**
 #
@@ -40,6 +42,7 @@ if str(ROOT) not in sys.path:
 # %matplotlib inline
 import torch
 import torchvision
+from sklearn.datasets import load_diabetes
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -75,167 +78,13 @@ def meta_input(side, channels=1):
 
 
 # %% [markdown]
-# The networks, exactly as defined in the chapter.
+# The networks are the chapter's, imported from `utils` (the chapter writes each one out
+# and asserts that its version and `utils`' agree). Short names for them:
 
 # %%
-def alexnet(num_classes=10, in_channels=1):
-    return nn.Sequential(
-        nn.Conv2d(in_channels, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten(),
-        nn.Linear(256 * 5 * 5, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, num_classes))
-
-
-def vgg_block(num_convs, in_channels, out_channels):
-    layers = []
-    for _ in range(num_convs):
-        layers += [nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
-                   nn.ReLU()]
-        in_channels = out_channels
-    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-    return nn.Sequential(*layers)
-
-
-VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
-
-
-def vgg(conv_arch=VGG11, num_classes=10, in_channels=1):
-    blocks = []
-    for num_convs, out_channels in conv_arch:
-        blocks.append(vgg_block(num_convs, in_channels, out_channels))
-        in_channels = out_channels
-    side = 224 // 2 ** len(conv_arch)
-    return nn.Sequential(
-        *blocks, nn.Flatten(),
-        nn.Linear(in_channels * side * side, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, num_classes))
-
-
-def nin_block(in_channels, out_channels, kernel_size, stride, padding, num_1x1=2):
-    """A NiN block; `num_1x1` (2 in the chapter) is varied in exercise 6."""
-    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding), nn.ReLU()]
-    for _ in range(num_1x1):
-        layers += [nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU()]
-    return nn.Sequential(*layers)
-
-
-def nin(num_classes=10, in_channels=1, num_1x1=2):
-    return nn.Sequential(
-        nin_block(in_channels, 96, 11, 4, 0, num_1x1), nn.MaxPool2d(3, stride=2),
-        nin_block(96, 256, 5, 1, 2, num_1x1), nn.MaxPool2d(3, stride=2),
-        nin_block(256, 384, 3, 1, 1, num_1x1), nn.MaxPool2d(3, stride=2),
-        nn.Dropout(p=0.5),
-        nin_block(384, num_classes, 3, 1, 1, num_1x1),
-        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-
-
-class Inception(nn.Module):
-    """Four parallel branches, concatenated along the channel axis."""
-
-    def __init__(self, in_channels, c1, c2, c3, c4):
-        super().__init__()
-        self.b1 = nn.Sequential(nn.Conv2d(in_channels, c1, kernel_size=1), nn.ReLU())
-        self.b2 = nn.Sequential(
-            nn.Conv2d(in_channels, c2[0], kernel_size=1), nn.ReLU(),
-            nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1), nn.ReLU())
-        self.b3 = nn.Sequential(
-            nn.Conv2d(in_channels, c3[0], kernel_size=1), nn.ReLU(),
-            nn.Conv2d(c3[0], c3[1], kernel_size=5, padding=2), nn.ReLU())
-        self.b4 = nn.Sequential(
-            nn.MaxPool2d(kernel_size=3, stride=1, padding=1),
-            nn.Conv2d(in_channels, c4, kernel_size=1), nn.ReLU())
-        self.in_channels = in_channels
-        self.config = (c1, c2, c3, c4)
-        self.out_channels = c1 + c2[1] + c3[1] + c4
-
-    def forward(self, X):
-        return torch.cat([self.b1(X), self.b2(X), self.b3(X), self.b4(X)], dim=1)
-
-
-def googlenet(num_classes=10, in_channels=1):
-    stem = nn.Sequential(
-        nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-        nn.Conv2d(64, 64, kernel_size=1), nn.ReLU(),
-        nn.Conv2d(64, 192, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    group3 = nn.Sequential(
-        Inception(192, 64, (96, 128), (16, 32), 32),
-        Inception(256, 128, (128, 192), (32, 96), 64),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    group4 = nn.Sequential(
-        Inception(480, 192, (96, 208), (16, 48), 64),
-        Inception(512, 160, (112, 224), (24, 64), 64),
-        Inception(512, 128, (128, 256), (24, 64), 64),
-        Inception(512, 112, (144, 288), (32, 64), 64),
-        Inception(528, 256, (160, 320), (32, 128), 128),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    group5 = nn.Sequential(
-        Inception(832, 256, (160, 320), (32, 128), 128),
-        Inception(832, 384, (192, 384), (48, 128), 128),
-        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-    return nn.Sequential(stem, group3, group4, group5, nn.Linear(1024, num_classes))
-
-
-def conv_block(in_channels, out_channels):
-    return nn.Sequential(
-        nn.BatchNorm2d(in_channels), nn.ReLU(),
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False))
-
-
-class DenseBlock(nn.Module):
-    """`num_convs` conv blocks; each one's output is concatenated to its input."""
-
-    def __init__(self, num_convs, in_channels, growth_rate, make_layer=conv_block):
-        super().__init__()
-        self.convs = nn.ModuleList(
-            make_layer(in_channels + i * growth_rate, growth_rate) for i in range(num_convs))
-        self.out_channels = in_channels + num_convs * growth_rate
-
-    def forward(self, X):
-        for blk in self.convs:
-            X = torch.cat([X, blk(X)], dim=1)
-        return X
-
-
-def transition_block(in_channels, out_channels):
-    return nn.Sequential(
-        nn.BatchNorm2d(in_channels), nn.ReLU(),
-        nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
-        nn.AvgPool2d(kernel_size=2, stride=2))
-
-
-def densenet(num_classes=10, in_channels=1, num_channels=64, growth_rate=32,
-             block_sizes=(4, 4, 4, 4), small_input=False):
-    if small_input:
-        stem = nn.Sequential(
-            nn.Conv2d(in_channels, num_channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(num_channels), nn.ReLU(), nn.MaxPool2d(kernel_size=2))
-    else:
-        stem = nn.Sequential(
-            nn.Conv2d(in_channels, num_channels, kernel_size=7, stride=2, padding=3,
-                      bias=False),
-            nn.BatchNorm2d(num_channels), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    layers = [stem]
-    for i, num_convs in enumerate(block_sizes):
-        block = DenseBlock(num_convs, num_channels, growth_rate)
-        layers.append(block)
-        num_channels = block.out_channels
-        if i < len(block_sizes) - 1:
-            layers.append(transition_block(num_channels, num_channels // 2))
-            num_channels //= 2
-    layers += [nn.BatchNorm2d(num_channels), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)),
-               nn.Flatten(), nn.Linear(num_channels, num_classes)]
-    return nn.Sequential(*layers)
+alexnet, vgg, VGG11, nin = utils.alexnet, utils.vgg, utils.VGG11, utils.nin
+Inception, googlenet = utils.Inception, utils.googlenet
+DenseBlock, transition_block, densenet = utils.DenseBlock, utils.transition_block, utils.densenet
 
 
 # %% [markdown]
@@ -372,7 +221,7 @@ assert nin_ok == [s for s in sizes if s >= min(nin_ok)]
 # size above a minimum set by its strides and poolings. For 28x28 images the natural
 # answer is a network designed for them, with a gentle stem (3x3 kernels, little
 # downsampling) and a global-average-pooling head: exercise 9 designs one in the
-# GoogLeNet style, and the chapter's training section uses a small DenseNet of that kind.
+# GoogLeNet style, and the chapter trains small versions of all five families on 28x28.
 #
 # ## 3. VGG: where are the eleven layers, and VGG-13, -16 and -19
 #
@@ -463,18 +312,30 @@ print(f"{'all parameters':<20} {full_params:>14,} -> {small_params:>12,}  "
 # %%
 conv_param_factor = full_costs[0] / small_costs[0]
 conv_mac_factor = full_costs[1] / small_costs[1]
+net_mac_factor = sum(full_costs[1::2]) / sum(small_costs[1::2])
+kept_params = small_params / full_params
+print(f"whole network: {net_mac_factor:.1f}x fewer multiply-adds, "
+      f"{kept_params:.2f} of the parameters kept")
 assert 15 < conv_param_factor <= 16 and 15 < conv_mac_factor <= 16
-assert utils.num_params(full_net) / utils.num_params(small_net) < 4
+assert 14 < net_mac_factor < 15.5                    # the dense head's arithmetic stays
+assert 0.3 < kept_params < 0.37                      # about a third of the parameters
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+utils.glue("vgg_quarter_mac_factor", net_mac_factor)
+utils.glue("vgg_quarter_kept_params", kept_params)
 
 
 # %% [markdown]
 # The convolutions shrink by almost exactly 16 in both parameters and arithmetic (a bit
-# less, because of the first layer and the biases). The whole network, though, shrinks
-# by a much smaller factor, printed on the last line: most of its parameters sit in the
-# dense head, whose first layer shrank by 4 and whose other layers did not change. Since
-# the convolutions do nearly all the arithmetic, the network does about 16 times less
-# arithmetic per image while keeping most of its size. To shrink the parameters too, the
-# dense head has to go, which is exactly NiN's move.
+# less, because of the first layer and the biases). The whole network does
+# {glue:text}`vgg_quarter_mac_factor:.1f` times fewer multiply-adds per image, a little
+# under 16 because the dense head's arithmetic shrinks less (only its first layer, by 4).
+# Its parameters shrink far less: the narrow network keeps
+# {glue:text}`vgg_quarter_kept_params:.2f` of them, about a third, because most of
+# VGG-11's parameters sit in the dense head, whose first layer shrank by 4 and whose
+# other layers did not change. Thinning the convolutions cuts the arithmetic; to cut the
+# parameters, the dense head has to go, which is exactly NiN's move.
 #
 # ## 5. Why stacks of 3x3 convolutions?
 #
@@ -730,20 +591,12 @@ assert smallest == 1
 # blocks are too many for maps that small. Our version: a 3x3 stem with one 2x2 pooling
 # (28 to 14), two Inception blocks at 14x14, a pooling to 7x7, one more block, and the
 # usual global average pooling and dense layer. The channel numbers are about a quarter
-# of the first blocks of GoogLeNet, with the same proportions between branches.
+# of the first blocks of GoogLeNet, with the same proportions between branches. This
+# design is `utils.googlenet_small` (its code is in `utils/classic.py`), which the
+# chapter trains at half these widths; its trace:
 
 # %%
-def googlenet_small(num_classes=10, in_channels=1):
-    return nn.Sequential(
-        nn.Conv2d(in_channels, 32, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=2),                                   # 28 -> 14
-        Inception(32, 16, (24, 32), (4, 8), 8),                        # -> 64 channels
-        Inception(64, 32, (32, 48), (8, 24), 16),                      # -> 120
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),              # 14 -> 7
-        Inception(120, 48, (24, 52), (4, 12), 16),                     # -> 128
-        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(128, num_classes))
-
-
+googlenet_small = utils.googlenet_small
 small_goog = build_meta(googlenet_small)
 print(utils.layer_summary(small_goog, meta_input(28)))
 small_macs = utils.count_macs(small_goog, (1, 28, 28))
@@ -760,11 +613,8 @@ assert utils.num_params(small_goog) < utils.num_params(goog) / 20 and small_macs
 
 # %% [markdown]
 # The small version keeps the Inception idea (parallel 1x1, 3x3, 5x5 and pooling branches
-# concatenated) at a size a CPU can train. We do not train it here: exercise 12 spends
-# this notebook's training budget on another question, and the chapter's training cell
-# shows the recipe (replace `densenet(**config)` by `googlenet_small()`). Adding batch
-# normalisation after each convolution, as the later Inception versions did, would make
-# it train faster.
+# concatenated) at a size a CPU can train; the chapter's comparison of the five families
+# trains it (with `divisor=2`) from several seeds.
 #
 # ## 10. DenseNet: fewer parameters than ResNet, more activations
 #
@@ -979,67 +829,872 @@ assert avg_commutes and not max_commutes
 assert shares["average"] == 1.0 and shares["max"] == 0.25
 
 # %% [markdown]
-# Does it matter for accuracy? We train the DenseNet of the chapter's training section
-# twice (in the quick profile the small one on 28x28 images, in the full profile the
-# one traced in the chapter, at 96x96), from the same initial weights and on the same
-# batches: once as it is and once with max pooling in its transition layers. The budget:
+# Does it matter for accuracy? That is a measurement, made by the book's protocol: the
+# DenseNet that the chapter trains (in the quick profile the small one, on 28x28 images)
+# once as it is and once with max pooling in its transition layers, one difference;
+# each variant gets its learning rate (Adam, two rates a factor of 3 apart) from the
+# validation split on the first seed, then trains from the other seeds at that rate;
+# the test set is scored once, on the chosen runs. The same helper runs the other
+# training experiments of this notebook. The budget:
 
 # %%
-budget = profile.budget("classic_exercise")
-print(budget.describe())
-config = dict(budget.model)          # as in the chapter; empty: the default DenseNet
-print("DenseNet configuration:", config or "the default (as traced in the chapter)")
+budget = profile.budget("classic_exercise_compare")
+print(f"profile {profile.name!r}:", budget.describe())
+print("seeds:", profile.seeds)
+config = dict(budget.model)          # the chapter's DenseNet for this profile
+train_iter, val_iter, test_iter = utils.load_fashion_mnist(
+    budget.batch_size, device=device, train_size=budget.train_size,
+    val_size=budget.val_size, test_size=budget.test_size)
 
 
-def make_densenet(pool):
-    utils.seed_everything(0)
-    net = densenet(**config)
-    if pool == "max":
-        for layer in net:
-            if isinstance(layer, nn.Sequential) and isinstance(layer[-1], nn.AvgPool2d):
-                layer[-1] = nn.MaxPool2d(kernel_size=2, stride=2)
+def run_protocol(makes, learning_rates=(0.001, 0.003), data=None, b=None):
+    """Each configuration: lr chosen on validation from the first seed, the other seeds
+    trained at it, then the test set scored once. Returns {name: Runs}."""
+    b = budget if b is None else b
+    tr, va, te = (train_iter, val_iter, test_iter) if data is None else data
+    first, rest = profile.seeds[:1], profile.seeds[1:]
+    chosen = {}
+    for name, make in makes.items():
+        tried = {lr: utils.train_seeds(make, tr, va, b.num_epochs, lr, seeds=first,
+                                       name=f"{name}, lr {lr:g}", optimizer="adam",
+                                       device=device)
+                 for lr in learning_rates}
+        lr = utils.choose(tried)
+        more = utils.train_seeds(make, tr, va, b.num_epochs, lr, seeds=rest,
+                                 name=f"{name}, lr {lr:g}", optimizer="adam", device=device)
+        chosen[name] = utils.Runs(name, tried[lr].runs + more.runs, tried[lr].config)
+        chosen[name].score("test", te)
+    return chosen
+
+
+def verdict(baseline, treatment, split="test"):
+    """Say in words whether one side wins on every seed."""
+    b, t = baseline.scores(split), treatment.scores(split)
+    if min(t) > max(b):
+        return f"{treatment.name} wins on every seed"
+    if min(b) > max(t):
+        return f"{baseline.name} wins on every seed"
+    return "neither wins on every seed: no difference beyond the spread"
+
+
+def with_max_pooling(net):
+    for layer in net:
+        if isinstance(layer, nn.Sequential) and isinstance(layer[-1], nn.AvgPool2d):
+            layer[-1] = nn.MaxPool2d(kernel_size=2, stride=2)
     return net
 
 
-train_iter, test_iter = utils.load_fashion_mnist(
-    budget.batch_size, resize=budget.resize, device=device,
-    train_size=budget.train_size, test_size=budget.test_size)
-nets = {pool: make_densenet(pool) for pool in ("average", "max")}
+pooling_makes = {"average pooling": lambda: densenet(**config),
+                 "max pooling": lambda: with_max_pooling(densenet(**config))}
 num_transitions = len(config.get("block_sizes", (4, 4, 4, 4))) - 1
-assert sum(isinstance(m, nn.AvgPool2d) for m in nets["average"].modules()) == num_transitions
-assert not any(isinstance(m, nn.AvgPool2d) for m in nets["max"].modules())
-torch.testing.assert_close(nets["average"][0][0].weight, nets["max"][0][0].weight)
+assert sum(isinstance(m, nn.AvgPool2d) for m in pooling_makes["average pooling"]().modules()) \
+    == num_transitions
+assert not any(isinstance(m, nn.AvgPool2d) for m in pooling_makes["max pooling"]().modules())
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-histories = {}
-for pool, net in nets.items():
-    optimizer = torch.optim.SGD(net.parameters(), lr=budget.lr, momentum=0.9)
-    histories[pool] = utils.train(net, train_iter, test_iter, budget.num_epochs,
-                                  device=device, optimizer=optimizer, plot=False)
+pooling = run_protocol(pooling_makes)
+print(utils.runs_table(list(pooling.values()), "test"))
+pool_gain, pool_se = utils.gain(pooling["average pooling"].scores("test"),
+                                pooling["max pooling"].scores("test"))
+pool_verdict = verdict(pooling["average pooling"], pooling["max pooling"])
+print(f"max - average: {pool_gain:+.3f} ± {pool_se:.3f}; {pool_verdict}")
+utils.glue("pool_gain", pool_gain)
+utils.glue("pool_se", pool_se)
+utils.glue("pool_verdict", pool_verdict)
 
 # %%
-for pool, history in histories.items():
-    assert len(history) == budget.num_epochs
-    assert history.last["train_loss"] < history[0]["train_loss"]
-    assert history.last["test_acc"] > 0.5, (pool, history.last)
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-for pool, history in histories.items():
-    print(f"{pool} pooling: final test accuracy {history.last['test_acc']:.3f}, "
-          f"train loss {history.last['train_loss']:.3f}")
-diff = histories["max"].last["test_acc"] - histories["average"].last["test_acc"]
-print(f"difference (max - average): {diff:+.3f}")
-utils.compare_histories({f"{pool} pooling": h for pool, h in histories.items()},
-                        metric="test_acc", title="test accuracy, transition pooling")
+for r in pooling.values():
+    assert len(r) == len(profile.seeds) and r.mean("test") > 0.3, r.summary("test")
 
 # %% [markdown]
-# Both variants learn (the assert above checks it). The difference printed above is one
-# sample from two short runs on a few thousand images, with one seed. We have not
-# measured how much it changes from seed to seed, so we cannot tell it apart from
-# run-to-run noise and do not read a winner off it. Separating the two needs several
-# seeds and a longer budget; the full profile (`CNNBOOK_PROFILE=full`)
-# runs the comparison on all the training images at 96x96, which wants a GPU. The
-# reasons that do hold are the two checked above: average pooling is linear, so it
-# commutes with the 1x1 convolution, and it keeps every input in the gradient.
+# Max pooling minus average pooling: {glue:text}`pool_gain:.3f` ±
+# {glue:text}`pool_se:.3f` test accuracy (standard error over the seeds);
+# {glue:text}`pool_verdict`. On a budget this small that is all the experiment can
+# say; the reasons that hold on any budget are the two checked above: average pooling
+# is linear, so it commutes with the 1x1 convolution, and it keeps every input in the
+# gradient.
+
+# %% [markdown]
+# ## 13. AlexNet: computation against memory bandwidth, for a chip designer
+#
+# > You are a chip designer and need to trade off computation and memory bandwidth. For
+# > example, a faster chip requires more power and possibly a larger chip area. More
+# > memory bandwidth requires more pins and control logic, thus also more area. How do
+# > you optimize?
+#
+# (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
+# exercise 2.)
+#
+# A layer is limited either by arithmetic or by memory traffic. Its **arithmetic
+# intensity** is the multiply-adds it does per byte it moves (its weights once per
+# batch, its inputs and outputs once per image, 4 bytes each). A chip with peak rate
+# $P$ multiply-adds per second and bandwidth $B$ bytes per second runs a layer at full
+# speed only if the intensity exceeds its **balance** $P / B$; below it, the layer
+# waits for memory. AlexNet's layers, per batch size:
+
+# %%
+def intensities(rows, in_values, batch):
+    """Multiply-adds per byte moved, for every weighted layer of `rows` (exercise 1)."""
+    out = {}
+    for name, params, acts, macs in rows:
+        if params:
+            moved = 4 * (params + batch * (in_values + acts))
+            out[name] = batch * macs / moved
+        in_values = acts
+    return out
+
+
+by_batch = {b: intensities(alex_rows, 224 * 224, b) for b in (1, 16, 256)}
+print(f"{'layer':<16}" + "".join(f"{'batch ' + str(b):>11}" for b in by_batch))
+for name in by_batch[1]:
+    print(f"{name:<16}" + "".join(f"{by_batch[b][name]:>11.1f}" for b in by_batch))
+
+# %%
+dense_layers = [n for n in by_batch[1] if "Linear" in n]
+conv_layers = [n for n in by_batch[1] if "Conv2d" in n]
+assert all(by_batch[1][n] < 0.26 for n in dense_layers)       # each weight: 4 bytes, 1 MAC
+assert all(by_batch[1][n] > 10 for n in conv_layers)
+assert all(by_batch[256][n] > 5 * by_batch[1][n] for n in dense_layers)
+
+# %% [markdown]
+# One image at a time, a dense layer does a quarter of a multiply-add per byte: on any
+# chip whose balance is above that (every current one), it runs at the speed of its
+# memory, and doubling the arithmetic units would not speed it up. The convolutions
+# reuse each weight at every position and sit far above. Batching raises the dense
+# layers' intensity, as the last columns show: each weight read now serves a whole
+# batch, until the per-image inputs and outputs dominate the traffic (the last layer,
+# with only 10 outputs per 4096 inputs, gets there first). The
+# designer's answer follows: size the balance $P/B$ to the intensity of the workloads
+# the chip will run. A chip for batched training of convolutional networks can spend
+# its area on arithmetic; one for batch-1 inference of dense-heavy networks must spend
+# it on bandwidth, or on on-chip memory (SRAM) large enough to keep the weights close,
+# which turns repeated reads of DRAM into cheap local ones. The numbers here are
+# counts, not timings of a real chip.
+#
+# ## 14. AlexNet: why no longer a benchmark?
+#
+# > Why do engineers no longer report performance benchmarks on AlexNet?
+#
+# (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
+# exercise 3.)
+#
+# Because it no longer resembles the networks people run. A benchmark should stress
+# what real workloads stress; AlexNet's profile is unusual, as a count at 224x224 shows
+# next to the later designs of the chapter:
+
+# %%
+profiles = {}
+for name, make in (("AlexNet", alexnet), ("GoogLeNet", googlenet),
+                   ("ResNet-18", utils.resnet18), ("DenseNet", densenet)):
+    net = build_meta(make)
+    dense_params = sum(utils.num_params(m) for m in net.modules() if isinstance(m, nn.Linear))
+    profiles[name] = (utils.num_params(net), utils.count_macs(net, (1, 224, 224)),
+                      dense_params / utils.num_params(net))
+print(f"{'network':<10}{'parameters':>13}{'GMACs':>8}{'in dense layers':>17}")
+for name, (params, macs, share) in profiles.items():
+    print(f"{name:<10}{params:>13,}{macs / 1e9:>8.2f}{share:>17.1%}")
+
+# %%
+assert profiles["AlexNet"][2] > 0.9
+assert all(profiles[n][2] < 0.01 for n in ("GoogLeNet", "ResNet-18", "DenseNet"))
+assert all(profiles[n][1] > profiles["AlexNet"][1] for n in ("GoogLeNet", "ResNet-18"))
+
+# %% [markdown]
+# Over nine tenths of AlexNet's weights sit in dense layers, against under one percent
+# in the later networks, which spend their time in convolutions instead; and GoogLeNet
+# and ResNet-18 do more arithmetic per image with far fewer weights. A chip or library
+# tuned on AlexNet would be tuned for large matrix-vector products and memory
+# bandwidth (exercise 13), not for what modern networks do. It is also small by today's
+# standards of compute and long surpassed in accuracy, and it has parts that modern
+# networks dropped (11x11 stride-4 kernels, local response normalisation), so its
+# timings predict little about anything else. Benchmark suites moved on to ResNet-50
+# and later networks.
+#
+# ## 15. AlexNet: more epochs, and overfitting
+#
+# > Try increasing the number of epochs when training AlexNet. Compared with LeNet, how
+# > do the results differ? Why?
+#
+# > Can you make AlexNet overfit? Which feature do you need to remove or change to
+# > break training?
+#
+# (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
+# exercises 4 and 8.)
+#
+# Overfitting shows when the training set is small and the training is long, so this
+# experiment trains on a few hundred images for many epochs (the budget below). Three
+# networks: LeNet with ReLU and max pooling (`utils.lenet_modern`), the chapter's
+# scaled-down AlexNet for 28x28 images (with He initialisation, as in the chapter), and
+# the same AlexNet without its dropout layers (one difference from the previous one).
+# Each gets its learning rate on validation as before; after training, each run is
+# scored on its own training images too (in evaluation mode), so the gap between
+# training and validation accuracy measures how much it overfits.
+
+# %%
+over_budget = profile.budget("classic_exercise_overfit")
+print(f"profile {profile.name!r}:", over_budget.describe())
+over_data = utils.load_fashion_mnist(
+    over_budget.batch_size, device=device, train_size=over_budget.train_size,
+    val_size=over_budget.val_size, test_size=over_budget.test_size)
+
+
+def he_init(make):
+    """A function that builds `make()` with He-normal weights and zero biases."""
+    def build():
+        net = make()
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        return net
+    return build
+
+
+def small_alexnet(dropout=True):
+    net = utils.alexnet(channels=(16, 32, 48, 48, 32), hidden=256, small_input=True)
+    if not dropout:
+        net = nn.Sequential(*[m for m in net if not isinstance(m, nn.Dropout)])
+    return net
+
+
+over_makes = {"LeNet (ReLU)": utils.lenet_modern,
+              "AlexNet, small": he_init(small_alexnet),
+              "AlexNet, no dropout": he_init(lambda: small_alexnet(dropout=False))}
+for name, make in over_makes.items():
+    print(f"{name:<20} {utils.num_params(make()):>8,} parameters")
+assert utils.num_params(small_alexnet()) == utils.num_params(small_alexnet(dropout=False))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+over = run_protocol(over_makes, data=over_data, b=over_budget)
+for r in over.values():
+    r.score("train", over_data[0])
+gaps = {name: [t - v for t, v in zip(r.scores("train"), r.scores("val"))]
+        for name, r in over.items()}
+print(f"{'network':<20}{'train':>16}{'val':>16}{'test':>16}{'train - val':>13}")
+for name, r in over.items():
+    print(f"{name:<20}" + "".join(f"{r.mean(s):>10.3f} ± {r.std(s):.3f}"
+                                  for s in ("train", "val", "test"))
+          + f"{sum(gaps[name]) / len(gaps[name]):>13.3f}")
+val_curves = {name: [sum(run.history[e]["test_acc"] for run in r) / len(r)
+                     for e in range(over_budget.num_epochs)] for name, r in over.items()}
+for name, curve in val_curves.items():
+    print(f"{name:<20} mean val accuracy by epoch:", " ".join(f"{v:.2f}" for v in curve))
+alex_gap = verdict(over["AlexNet, small"], over["AlexNet, no dropout"])
+overfit_words = ", ".join(f"{name} {sum(g) / len(g):.2f}" for name, g in gaps.items())
+utils.glue("overfit_gaps", overfit_words)
+every_run = all(min(g) > 0 for g in gaps.values())
+gap_sentence = ("Every run scores higher on the images it trained on than on the validation "
+                "images: with a few hundred images, all three overfit" if every_run else
+                "Not every run scores higher on its training images than on the validation "
+                "images: on this short budget some runs have not yet overfit")
+utils.glue("gap_sentence", gap_sentence)
+utils.glue("dropout_verdict", alex_gap)
+utils.glue("dropout_test_gain", over["AlexNet, no dropout"].mean("test")
+           - over["AlexNet, small"].mean("test"))
+
+# %%
+for name, r in over.items():
+    assert len(r) == len(profile.seeds) and r.mean("val") > 0.3, (name, r.summary("val"))
+    assert r.mean("train") > 0.3, (name, r.summary("train"))
+
+# %% [markdown]
+# {glue:text}`gap_sentence` (the cell above computes it from every seed). The mean
+# gaps, training minus validation accuracy, are {glue:text}`overfit_gaps`. The
+# validation curves by epoch (printed above) show how each network uses the extra
+# epochs. Removing dropout changed the test accuracy by
+# {glue:text}`dropout_test_gain:.3f` on average: {glue:text}`dropout_verdict`. Dropout
+# trains a thinned network at every step, which slows the fit on a budget as short as
+# this one; its benefit in AlexNet came with long training on a large data set, which
+# this page does not reproduce. To break training outright, replace the ReLUs by
+# sigmoids or give up the He initialisation; we do not measure those here.
+#
+# ## 16. AlexNet: batch size, throughput and memory
+#
+# > Modify the batch size, and observe the changes in throughput (images/s), accuracy,
+# > and GPU memory.
+#
+# (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
+# exercise 6.)
+#
+# Memory first, because it can be counted. Training stores every layer's output for
+# the backward pass, per image; the parameters, their gradients and Adam's two buffers
+# are stored once. For the scaled-down AlexNet, values stored per batch size (the
+# activation values counted with hooks, for each batch):
+
+# %%
+def stored_values(net, batch, side=28):
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        total += output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
+    with torch.no_grad():
+        net(torch.zeros(batch, 1, side, side, device="meta"))
+    for h in handles:
+        h.remove()
+    return total
+
+
+alex_small = build_meta(small_alexnet)
+state = 4 * utils.num_params(alex_small)           # weights, gradients, Adam's two buffers
+memory = {b: (state, stored_values(alex_small, b)) for b in (1, 32, 256, 1024)}
+for b, (fixed, acts) in memory.items():
+    print(f"batch {b:>5}: {fixed * 4 / 2**20:6.2f} MB parameter state + "
+          f"{acts * 4 / 2**20:7.2f} MB activations")
+assert all(memory[b][1] == b * memory[1][1] for b in memory)    # linear in the batch
+
+# %% [markdown]
+# The activations grow exactly in proportion to the batch and overtake the fixed
+# parameter state within a few dozen images. Throughput is a timing (this CPU, this
+# moment): one training step of the scaled-down AlexNet per batch size, the best of a
+# few repeats:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+net = he_init(small_alexnet)().to(device)
+optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
+loss_fn = nn.CrossEntropyLoss()
+throughput = {}
+for b in (8, 32, 128, 512):
+    X, y = torch.randn(b, 1, 28, 28, device=device), torch.randint(0, 10, (b,), device=device)
+
+    def step():
+        optimizer.zero_grad()
+        loss_fn(net(X), y).backward()
+        optimizer.step()
+
+    step()
+    seconds = utils.best_time(step, device, repeats=3)
+    throughput[b] = b / seconds
+    print(f"batch {b:>4}: {throughput[b]:>8,.0f} images/s")
+
+# %% [markdown]
+# On a CPU, larger batches usually run more images per second, up to a point, because
+# each weight is read once per batch instead of once per image (exercise 13); on a GPU
+# small batches leave most of the chip idle, and the gain is larger. The numbers above
+# are from whatever machine ran this page. Accuracy is the part we do not measure here:
+# at a fixed number of epochs a larger batch means fewer updates, so it needs a larger
+# learning rate (chosen on validation, as everywhere in this book) to keep up, and a fair
+# comparison would cost a sweep per batch size, beyond this notebook's budget.
+#
+# ## 17. AlexNet's tricks on LeNet
+#
+# > Apply dropout and ReLU to LeNet-5. Does it improve? Can you improve things further by
+# > preprocessing to take advantage of the invariances inherent in the images?
+#
+# (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
+# exercise 7.)
+#
+# ReLU (with max pooling) is the comparison of the [LeNet
+# chapter](../chapters/05_lenet.ipynb), measured there from several seeds. Here dropout
+# is added to the dense layers of that modern LeNet, the one difference, on the budget
+# of exercise 12:
+
+# %%
+def lenet_dropout(p=0.5):
+    net = utils.lenet_modern()
+    layers = []
+    for m in net:
+        layers.append(m)
+        if isinstance(m, nn.ReLU) and isinstance(layers[-2], nn.Linear):
+            layers.append(nn.Dropout(p))                # after the two hidden dense layers
+    return nn.Sequential(*layers)
+
+
+lenet_makes = {"LeNet (ReLU)": utils.lenet_modern, "LeNet (ReLU) + dropout": lenet_dropout}
+print(lenet_dropout())
+assert sum(isinstance(m, nn.Dropout) for m in lenet_dropout()) == 2
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+lenets = run_protocol(lenet_makes)
+print(utils.runs_table(list(lenets.values()), "test"))
+drop_gain, drop_se = utils.gain(lenets["LeNet (ReLU)"].scores("test"),
+                                lenets["LeNet (ReLU) + dropout"].scores("test"))
+drop_verdict = verdict(lenets["LeNet (ReLU)"], lenets["LeNet (ReLU) + dropout"])
+print(f"dropout: {drop_gain:+.3f} ± {drop_se:.3f}; {drop_verdict}")
+utils.glue("lenet_drop_gain", drop_gain)
+utils.glue("lenet_drop_se", drop_se)
+utils.glue("lenet_drop_verdict", drop_verdict)
+
+# %%
+for r in lenets.values():
+    assert r.mean("test") > 0.3, r.summary("test")
+
+# %% [markdown]
+# Dropout changed LeNet's test accuracy by {glue:text}`lenet_drop_gain:.3f` ±
+# {glue:text}`lenet_drop_se:.3f`: {glue:text}`lenet_drop_verdict`. Dropout fights
+# overfitting, and a LeNet trained for three short epochs has little overfitting to
+# fight; it also slows the fit, since every update trains a thinned network. The
+# preprocessing question is the subject of the [augmentation
+# chapter](../chapters/10_augmentation.ipynb): shifts and crops use the invariance of a
+# garment's class to its position, while left-right flips add views that the test set
+# does not contain.
+#
+# ## 18. VGG at a lower resolution
+#
+# > Upsampling the resolution in Fashion-MNIST eight-fold from 28x28 to 224x224
+# > dimensions is very wasteful. Try modifying the network architecture and resolution
+# > conversion, e.g., to 56 or to 84 dimensions for its input instead. Can you do so
+# > without reducing the accuracy of the network? Consult the VGG paper for ideas on
+# > adding more nonlinearities prior to downsampling.
+#
+# (d2l.ai, [VGG](https://d2l.ai/chapter_convolutional-modern/vgg.html), exercise 4.)
+#
+# The arithmetic of a convolution grows with the number of output pixels, so VGG-11 at
+# $s \times s$ does $(224 / s)^2$ times less convolutional arithmetic than at 224x224.
+# `utils.vgg` takes the input side; with five halving blocks, 56 and 84 still leave a
+# feature map of at least 1x1. A variant with more nonlinearity before each
+# downsampling, in the spirit of the paper's configuration C, adds a 1x1 convolution
+# (with its ReLU) at the end of every block:
+
+# %%
+def vgg_1x1(conv_arch=VGG11, side=56):
+    """VGG with a 1x1 convolution and ReLU before every block's pooling."""
+    net = utils.vgg(conv_arch, side=side)
+    for i, (_, c) in enumerate(conv_arch):
+        block = list(net[i])
+        net[i] = nn.Sequential(*block[:-1], nn.Conv2d(c, c, kernel_size=1), nn.ReLU(),
+                               block[-1])
+    return net
+
+
+print(f"{'network':<22}{'parameters':>13}{'conv GMACs':>12}{'last map':>10}")
+costs = {}
+for name, make, side in (("VGG-11 at 224", vgg, 224),
+                         ("VGG-11 at 84", lambda: utils.vgg(side=84), 84),
+                         ("VGG-11 at 56", lambda: utils.vgg(side=56), 56),
+                         ("VGG-11 + 1x1 at 56", vgg_1x1, 56)):
+    net = build_meta(make)
+    body = net[:len(VGG11)]
+    macs = utils.count_macs(body, (1, side, side))
+    last = tuple(body(meta_input(side)).shape[2:])
+    costs[name] = (utils.num_params(net), macs)
+    print(f"{name:<22}{utils.num_params(net):>13,}{macs / 1e9:>12.3f}{str(last):>10}")
+
+# %%
+ratio56 = costs["VGG-11 at 224"][1] / costs["VGG-11 at 56"][1]
+assert 16 < ratio56 < 17
+assert costs["VGG-11 + 1x1 at 56"][1] < costs["VGG-11 at 224"][1] / 10
+
+# %% [markdown]
+# At 56x56 the convolutions do about 16 times less arithmetic than at 224x224 (slightly
+# more than 16, because the last block's 7x7 maps are pooled to 3x3, not 3.5x3.5, so its
+# convolutions run on 3x3 maps against 14x14 ones at 224x224), and the dense
+# head shrinks too, since the last feature map is 1x1 instead of 7x7. The extra 1x1
+# convolutions cost little. Whether accuracy is kept is a training question that we do
+# not answer here: at 56x56 even the scaled-down VGG would do four times the work of the
+# chapter's 28x28 one, which is beyond this page's budget; the recipe is the chapter's
+# (`utils.load_fashion_mnist(..., resize=56)` and the protocol of exercise 12).
+#
+# ## 19. NiN: resource usage
+#
+# > Calculate the resource usage for NiN. What is the number of parameters? What is the
+# > amount of computation? What is the amount of memory needed during training? What is
+# > the amount of memory needed during prediction?
+#
+# (d2l.ai, [NiN](https://d2l.ai/chapter_convolutional-modern/nin.html), exercise 4.)
+#
+# Parameters and multiply-adds are counted as in the chapter. Memory in training holds
+# the parameters, their gradients and the optimiser's buffers (plain SGD: none; with
+# momentum one; Adam two) once, and every layer's output per image. In prediction the
+# outputs can be freed as soon as the next layer has read them, so at most an input and
+# an output are alive at once; the largest such pair is what counts.
+
+# %%
+def leaf_outputs(net, side):
+    """Output values of every layer without children, in the order they run."""
+    sizes = []
+    handles = [m.register_forward_hook(lambda m, i, out: sizes.append(out.numel()))
+               for m in net.modules() if not list(m.children())]
+    with torch.no_grad():
+        net(meta_input(side))
+    for h in handles:
+        h.remove()
+    return sizes
+
+
+nin_net = build_meta(nin)
+params = utils.num_params(nin_net)
+macs = utils.count_macs(nin_net, (1, 224, 224))
+outs = leaf_outputs(nin_net, 224)
+sizes = [224 * 224] + outs
+peak_pair = max(a + b for a, b in zip(sizes, sizes[1:]))
+MiB = 4 / 2**20
+print(f"parameters: {params:,} ({params * MiB:.1f} MB); multiply-adds: {macs / 1e9:.2f} G "
+      "per image")
+for name, buffers in (("SGD", 0), ("SGD + momentum", 1), ("Adam", 2)):
+    fixed = params * (2 + buffers)
+    print(f"training with {name:<15}: {fixed * MiB:5.1f} MB once + "
+          f"{sum(outs) * MiB:5.1f} MB per image")
+print(f"prediction: {params * MiB:.1f} MB once + {peak_pair * MiB:.2f} MB per image "
+      "(largest input + output pair)")
+
+# %%
+assert peak_pair < sum(outs) / 3
+assert params == sum(p.numel() for p in nin_net.parameters())
+
+# %% [markdown]
+# With a batch of 128 images, training NiN stores over a hundred times the per-image
+# activations printed above, far more than its parameters; prediction needs a small
+# fraction of that, because it keeps only the largest pair of consecutive outputs.
+# (Activations counted per layer, in place operations ignored: a ReLU that works in
+# place shares its input's memory.)
+#
+# ## 20. NiN: from 384 channels to 10 in one step
+#
+# > What are possible problems with reducing the 384x5x5 representation to a 10x5x5
+# > representation in one step?
+#
+# (d2l.ai, [NiN](https://d2l.ai/chapter_convolutional-modern/nin.html), exercise 5.)
+#
+# The last NiN block maps 384 channels to 10 with one 3x3 convolution, then runs its
+# per-pixel MLP (two 1x1 convolutions) at width 10. Three consequences, each checked:
+# the whole classifier after that convolution has only 10 channels to work with, so its
+# 1x1 MLP is tiny; the block has far fewer parameters than the one before it; and
+# because every convolution is followed by a ReLU, the logits that global average
+# pooling produces are never negative, so a class can only be preferred by raising its
+# own logit, and a channel whose ReLU is off everywhere gives logit 0 and no gradient.
+
+# %%
+torch.manual_seed(0)
+real_nin = nin().eval()
+last, third = real_nin[7], real_nin[4]
+with torch.no_grad():
+    logits = real_nin(torch.rand(16, 1, 224, 224))
+print(f"block 3 (256 -> 384): {utils.num_params(third):,} parameters; "
+      f"last block (384 -> 10): {utils.num_params(last):,}")
+print(f"1x1 MLP of the last block: {last[2].in_channels} -> {last[2].out_channels} -> "
+      f"{last[4].out_channels} per pixel")
+print(f"smallest logit over 16 random images: {logits.min().item():.4f}")
+
+# %%
+assert logits.min() >= 0
+assert utils.num_params(last) < utils.num_params(third) / 5
+
+# %% [markdown]
+# Remedies: reduce in stages (384 to 96, then 10), keep the MLP wide and map to the 10
+# classes only in its last 1x1 convolution, and drop the ReLU after that last
+# convolution so the logits can be negative. How these changes affect accuracy would
+# need training runs, which we do not make here.
+#
+# ## 21. A family of NiN networks
+#
+# > Use the structural design decisions in VGG that led to VGG-11, VGG-16, and VGG-19 to
+# > design a family of NiN-like networks.
+#
+# (d2l.ai, [NiN](https://d2l.ai/chapter_convolutional-modern/nin.html), exercise 6.)
+#
+# VGG's decisions: only 3x3 convolutions, stages that halve the resolution and double
+# the channels, and depth set by the number of convolutions per stage. A NiN family in
+# that spirit: each stage is a few NiN blocks with a 3x3 first convolution, followed by
+# a 2x2 max pooling; the head is NiN's (a NiN block to the classes, global average
+# pooling). Configurations with 1, 2 and 3 NiN blocks per stage:
+
+# %%
+def nin_vgg(blocks_per_stage, widths=(64, 128, 256, 512), num_classes=10, in_channels=1):
+    layers, c = [], in_channels
+    for n, width in zip(blocks_per_stage, widths):
+        for _ in range(n):
+            layers.append(utils.nin_block(c, width, 3, 1, 1))
+            c = width
+        layers.append(nn.MaxPool2d(kernel_size=2))
+    layers += [utils.nin_block(c, num_classes, 3, 1, 1), nn.AdaptiveAvgPool2d((1, 1)),
+               nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+family = {"NiN-A": (1, 1, 1, 1), "NiN-B": (1, 1, 2, 2), "NiN-C": (2, 2, 3, 3)}
+print(f"{'network':<8}{'weighted layers':>16}{'parameters':>13}{'GMACs at 224':>14}")
+family_cost = {}
+for name, config in family.items():
+    net = build_meta(nin_vgg, config)
+    layers = sum(isinstance(m, nn.Conv2d) for m in net.modules())
+    family_cost[name] = (utils.num_params(net), utils.count_macs(net, (1, 224, 224)))
+    assert net(meta_input(224)).shape == (1, 10) and net(meta_input(56)).shape == (1, 10)
+    print(f"{name:<8}{layers:>16}{family_cost[name][0]:>13,}"
+          f"{family_cost[name][1] / 1e9:>14.2f}")
+assert family_cost["NiN-A"] < family_cost["NiN-B"] < family_cost["NiN-C"]
+
+# %% [markdown]
+# Like VGG's, the family grows by adding blocks to the later stages, where the maps are
+# small, so depth costs parameters more than arithmetic; unlike VGG's, none has a dense
+# head, so all of them take any input size (the asserts run them at 224x224 and 56x56).
+#
+# ## 22. GoogLeNet's later versions
+#
+# > GoogLeNet was so successful that it went through a number of iterations,
+# > progressively improving speed and accuracy. Try to implement and run some of them:
+# > add a batch normalization layer; make adjustments to the Inception block (width,
+# > choice and order of convolutions); use label smoothing for model regularization;
+# > make further adjustments to the Inception block by adding residual connection.
+#
+# (d2l.ai, [GoogLeNet](https://d2l.ai/chapter_convolutional-modern/googlenet.html),
+# exercise 1.)
+#
+# We train the first change and build the others. **Batch normalization**: every
+# convolution of the small GoogLeNet (at a quarter of its widths, to keep this cheap)
+# gets a batch norm after it (Inception-v2), compared with the plain one by the
+# protocol of exercise 12, both with He initialisation:
+
+# %%
+def with_batch_norm(net):
+    """Insert BatchNorm2d after every Conv2d of `net`, in place."""
+    for name, child in list(net.named_children()):
+        if isinstance(child, nn.Conv2d):
+            setattr(net, name, nn.Sequential(child, nn.BatchNorm2d(child.out_channels)))
+        else:
+            with_batch_norm(child)
+    return net
+
+
+goog_makes = {"GoogLeNet, small": he_init(lambda: utils.googlenet_small(divisor=4)),
+              "GoogLeNet, small + BN": he_init(
+                  lambda: with_batch_norm(utils.googlenet_small(divisor=4)))}
+bn_goog = goog_makes["GoogLeNet, small + BN"]()
+num_convs = sum(isinstance(m, nn.Conv2d) for m in bn_goog.modules())
+assert sum(isinstance(m, nn.BatchNorm2d) for m in bn_goog.modules()) == num_convs
+print(f"{num_convs} convolutions, each followed by a batch norm")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+goog_runs = run_protocol(goog_makes)
+print(utils.runs_table(list(goog_runs.values()), "test"))
+bn_gain, bn_se = utils.gain(goog_runs["GoogLeNet, small"].scores("test"),
+                            goog_runs["GoogLeNet, small + BN"].scores("test"))
+bn_verdict = verdict(goog_runs["GoogLeNet, small"], goog_runs["GoogLeNet, small + BN"])
+print(f"batch norm: {bn_gain:+.3f} ± {bn_se:.3f}; {bn_verdict}")
+utils.glue("goog_bn_gain", bn_gain)
+utils.glue("goog_bn_se", bn_se)
+utils.glue("goog_bn_verdict", bn_verdict)
+
+# %%
+for r in goog_runs.values():
+    assert r.mean("test") > 0.3, r.summary("test")
+
+# %% [markdown]
+# Batch normalization changed the test accuracy by {glue:text}`goog_bn_gain:.3f` ±
+# {glue:text}`goog_bn_se:.3f`: {glue:text}`goog_bn_verdict`.
+#
+# The other changes, built and checked without training. **Factorised convolutions**
+# (Inception-v3): a 5x5 convolution is replaced by two 3x3 ones (the same 5x5 window,
+# exercise 5), and an $n \times n$ one by a $1 \times n$ then an $n \times 1$.
+# **Label smoothing** trains against the target $(1 - \varepsilon)$ on the true class
+# and $\varepsilon / K$ spread over all $K$ classes; PyTorch has it built in.
+# **Residual Inception** (Inception-ResNet) adds the block's input to its output, after
+# a 1x1 convolution that brings the concatenation back to the input's channels:
+
+# %%
+c = 64
+five = nn.Conv2d(c, c, kernel_size=5, padding=2, bias=False)
+two_threes = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False),
+                           nn.Conv2d(c, c, 3, padding=1, bias=False))
+one_by_n = nn.Sequential(nn.Conv2d(c, c, (1, 7), padding=(0, 3), bias=False),
+                         nn.Conv2d(c, c, (7, 1), padding=(3, 0), bias=False))
+X = torch.randn(1, c, 12, 12)
+assert five(X).shape == two_threes(X).shape == one_by_n(X).shape
+print(f"5x5: {utils.num_params(five):,} weights; two 3x3: {utils.num_params(two_threes):,}; "
+      f"7x7: {49 * c * c:,}; 1x7 + 7x1: {utils.num_params(one_by_n):,}")
+
+logits, y = torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([0])
+eps, K = 0.1, 3
+smoothed = nn.CrossEntropyLoss(label_smoothing=eps)(logits, y)
+target = torch.full((1, K), eps / K)
+target[0, 0] += 1 - eps
+by_hand = -(target * logits.log_softmax(dim=1)).sum()
+torch.testing.assert_close(smoothed, by_hand)
+print(f"label smoothing {eps}: loss {smoothed.item():.4f} (by hand {by_hand.item():.4f})")
+
+
+class ResidualInception(nn.Module):
+    """An Inception block whose concatenation is projected back and added to the input."""
+
+    def __init__(self, channels, c1, c2, c3, c4):
+        super().__init__()
+        self.inception = utils.Inception(channels, c1, c2, c3, c4)
+        self.project = nn.Conv2d(self.inception.out_channels, channels, kernel_size=1)
+
+    def forward(self, X):
+        return torch.relu(X + self.project(self.inception(X)))
+
+
+res_block = ResidualInception(64, 16, (24, 32), (4, 8), 8)
+assert res_block(torch.randn(2, 64, 14, 14)).shape == (2, 64, 14, 14)
+print("residual Inception block:", (2, 64, 14, 14), "->",
+      tuple(res_block(torch.randn(2, 64, 14, 14)).shape))
+
+# %% [markdown]
+# Two 3x3 convolutions have 18/25 of a 5x5's weights and a 1x7 plus 7x1 pair 14/49 of a
+# 7x7's, printed above; label smoothing matches its formula; the residual block keeps
+# its input's shape so that it can be stacked. Training each of them is the same recipe
+# as the batch-norm comparison above.
+#
+# ## 23. GoogLeNet against AlexNet, for an accelerator
+#
+# > Compare the amount of computation needed in GoogLeNet and AlexNet. How does this
+# > affect the design of an accelerator chip, e.g., in terms of memory size, memory
+# > bandwidth, cache size, the amount of computation, and the benefit of specialized
+# > operations?
+#
+# (d2l.ai, [GoogLeNet](https://d2l.ai/chapter_convolutional-modern/googlenet.html),
+# exercise 5.)
+#
+# The two at 224x224, counted: parameters, multiply-adds, multiply-adds per parameter,
+# the activation values per image, and the share of the arithmetic done by 1x1
+# convolutions.
+
+# %%
+def share_1x1(net, side):
+    """Fraction of the multiply-adds done by 1x1 convolutions."""
+    total = utils.count_macs(net, (1, side, side))
+    ones = 0
+
+    def hook(m, inputs, out):
+        nonlocal ones
+        ones += out.numel() * m.in_channels // m.groups
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()
+               if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)]
+    with torch.no_grad():
+        net(meta_input(side))
+    for h in handles:
+        h.remove()
+    return ones / total
+
+
+chip = {}
+for name, make in (("AlexNet", alexnet), ("GoogLeNet", googlenet)):
+    net = build_meta(make)
+    params, macs = utils.num_params(net), utils.count_macs(net, (1, 224, 224))
+    chip[name] = (params, macs, sum(leaf_outputs(net, 224)), share_1x1(net, 224))
+print(f"{'network':<10}{'parameters':>13}{'GMACs':>8}{'MACs/param':>12}{'activations':>13}"
+      f"{'1x1 share':>11}")
+for name, (params, macs, acts, ones) in chip.items():
+    print(f"{name:<10}{params:>13,}{macs / 1e9:>8.2f}{macs / params:>12,.0f}{acts:>13,}"
+          f"{ones:>11.1%}")
+
+# %%
+assert chip["GoogLeNet"][1] > 1.5 * chip["AlexNet"][1]            # more arithmetic
+assert chip["GoogLeNet"][0] < chip["AlexNet"][0] / 5              # far fewer weights
+assert chip["GoogLeNet"][2] > chip["AlexNet"][2]                  # more activations
+assert chip["GoogLeNet"][3] > 0.2 and chip["AlexNet"][3] == 0
+reuse = {name: macs / params for name, (params, macs, _, _) in chip.items()}
+assert reuse["GoogLeNet"] > 10 * reuse["AlexNet"]
+
+# %% [markdown]
+# GoogLeNet does more arithmetic than AlexNet (over one and a half times as much) with
+# a small fraction of its weights, so it uses each weight over ten times as often per
+# image (the MACs/param column): its weights fit in
+# a modest on-chip memory, and the chip's arithmetic, not its weight bandwidth, sets the
+# speed. Its activations are larger and spread over many branches, so memory size and
+# bandwidth go to feature maps instead, and cache sizing should favour them; its many
+# 1x1 convolutions (a large share of its arithmetic, against none in AlexNet) are plain
+# matrix products over the channels, which a matrix unit runs well. AlexNet, in
+# contrast, rewards bandwidth for its dense head (exercise 13).
+#
+# ## 24. The DenseNet idea in an MLP
+#
+# > Design an MLP-based model by applying the DenseNet idea. Apply it to the housing
+# > price prediction task.
+#
+# (d2l.ai, [DenseNet](https://d2l.ai/chapter_convolutional-modern/densenet.html),
+# exercise 5.)
+#
+# A dense MLP block concatenates each hidden layer's output to its input, so that every
+# layer sees the raw features and all earlier ones. The housing data of that exercise is
+# not shipped with this book; we use scikit-learn's bundled diabetes regression data
+# (442 patients, 10 features, a disease-progression score) instead, split into
+# training, validation and test parts once, features and target standardised on the
+# training part. The baseline is a plain MLP with the same hidden widths; the two
+# differ only in the concatenations (and the first layer after each, which reads more
+# inputs). Each trains with Adam on the full training set per step, at a learning rate
+# chosen on validation, from every seed; the score is the test root-mean-square error
+# in units of the target's standard deviation (lower is better).
+
+# %%
+features, target = load_diabetes(return_X_y=True)
+order = torch.randperm(len(target), generator=torch.Generator().manual_seed(0))
+Xd = torch.tensor(features, dtype=torch.float32)[order]
+yd = torch.tensor(target, dtype=torch.float32)[order]
+parts = {"train": slice(0, 300), "val": slice(300, 370), "test": slice(370, None)}
+mean, std = Xd[parts["train"]].mean(0), Xd[parts["train"]].std(0)
+ymean, ystd = yd[parts["train"]].mean(), yd[parts["train"]].std()
+split = {k: ((Xd[v] - mean) / std, (yd[v] - ymean) / ystd) for k, v in parts.items()}
+print({k: tuple(v[0].shape) for k, v in split.items()})
+
+
+class DenseMLP(nn.Module):
+    """Hidden layers whose outputs are concatenated to their inputs (DenseNet's idea)."""
+
+    def __init__(self, in_features, growth=16, num_layers=3, dense=True):
+        super().__init__()
+        self.dense = dense
+        widths = [in_features + i * growth if dense else (in_features if i == 0 else growth)
+                  for i in range(num_layers)]
+        self.layers = nn.ModuleList(nn.Sequential(nn.Linear(w, growth), nn.ReLU())
+                                    for w in widths)
+        last = in_features + num_layers * growth if dense else growth
+        self.head = nn.Linear(last, 1)
+
+    def forward(self, X):
+        for layer in self.layers:
+            X = torch.cat([X, layer(X)], dim=1) if self.dense else layer(X)
+        return self.head(X).squeeze(1)
+
+
+def fit_rmse(dense, lr, seed, steps=300):
+    torch.manual_seed(seed)
+    net = DenseMLP(10, dense=dense)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    X, y = split["train"]
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.mse_loss(net(X), y).backward()
+        opt.step()
+    with torch.no_grad():
+        return {k: nn.functional.mse_loss(net(v[0]), v[1]).sqrt().item()
+                for k, v in split.items() if k != "train"}
+
+
+for dense in (False, True):
+    print(f"{'dense' if dense else 'plain'} MLP: {utils.num_params(DenseMLP(10, dense=dense)):,}"
+          " parameters")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mlp_results = {}
+for dense in (False, True):
+    tried = {lr: [fit_rmse(dense, lr, s) for s in profile.seeds] for lr in (0.001, 0.003, 0.01)}
+    best_lr = min(tried, key=lambda lr: sum(r["val"] for r in tried[lr]))   # on validation
+    mlp_results[dense] = [r["test"] for r in tried[best_lr]]
+    name = "dense MLP" if dense else "plain MLP"
+    print(f"{name}: lr {best_lr:g}, test RMSE per seed "
+          + " ".join(f"{v:.3f}" for v in mlp_results[dense])
+          + f", mean {sum(mlp_results[dense]) / len(mlp_results[dense]):.3f}")
+mlp_gain, mlp_se = utils.gain(mlp_results[False], mlp_results[True])   # dense - plain
+mlp_verdict = ("the dense MLP has the lower error on every seed"
+               if max(mlp_results[True]) < min(mlp_results[False])
+               else "the plain MLP has the lower error on every seed"
+               if max(mlp_results[False]) < min(mlp_results[True])
+               else "neither has the lower error on every seed: no difference beyond the spread")
+utils.glue("dense_mlp_gain", mlp_gain)
+utils.glue("dense_mlp_se", mlp_se)
+utils.glue("dense_mlp_verdict", mlp_verdict)
+print(f"dense - plain: {mlp_gain:+.3f} ± {mlp_se:.3f} RMSE; {mlp_verdict}")
+
+# %%
+assert all(v < 1.0 for v in mlp_results[False] + mlp_results[True])   # beats the mean
+
+# %% [markdown]
+# Both networks predict better than the training mean (an error of about 1 in these
+# units, checked above). The dense connections changed the test error by
+# {glue:text}`dense_mlp_gain:.3f` ± {glue:text}`dense_mlp_se:.3f`:
+# {glue:text}`dense_mlp_verdict`. The concatenations did not buy anything here. A
+# plausible reason, not tested on this page: with a few hundred patients, extra inputs
+# per layer mostly add weights to fit noise with, and DenseNet's idea pays where deep
+# stacks must carry many features forward, which a three-layer MLP does not need.

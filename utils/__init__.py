@@ -5,6 +5,21 @@ matplotlib settings.
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .classic import (
+    VGG11,
+    DenseBlock,
+    Inception,
+    alexnet,
+    dense_conv_block,
+    densenet,
+    googlenet,
+    googlenet_small,
+    nin,
+    nin_block,
+    transition_block,
+    vgg,
+    vgg_block,
+)
 from .data import (
     TEXT_LABELS,
     DataError,
@@ -76,4 +91,6 @@ __all__ = [
     "seed_everything", "show_images",
     "train", "try_all_gpus", "try_gpu",
     "Run", "Runs", "choose", "compare", "gain", "glue", "plot_runs", "runs_table", "train_seeds",
+    "VGG11", "DenseBlock", "Inception", "alexnet", "dense_conv_block", "densenet", "googlenet",
+    "googlenet_small", "nin", "nin_block", "transition_block", "vgg", "vgg_block",
 ]
