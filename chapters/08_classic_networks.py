@@ -123,7 +123,7 @@ counts = {"by hand": by_hand,
 for name, macs in counts.items():
     print(f"{name:<22} {macs:>9,} multiply-adds")
 
-# %%
+# %% tags=["hide-input"]
 assert utils.layer_summary(meta_lenet, X_meta) == utils.layer_summary(real_lenet, X_real)
 assert len(set(counts.values())) == 1
 
@@ -315,7 +315,7 @@ def dense_share(net):
 
 print(f"AlexNet: {dense_share(alex):.1%} of the parameters are in the dense layers")
 
-# %%
+# %% tags=["hide-input"]
 assert dense_share(alex) > 0.9
 
 # %% [markdown]
@@ -401,7 +401,7 @@ print(f"dense layers: {dense_share(vgg11):.1%} of the parameters")
 imagenet_vgg11 = utils.num_params(build_meta(vgg, VGG11, num_classes=1000, in_channels=3))
 print(f"VGG-11 for ImageNet: {imagenet_vgg11 / 1e6:.1f} million parameters")
 
-# %%
+# %% tags=["hide-input"]
 assert round(imagenet_vgg11 / 1e6) == 133
 
 # %% [markdown]
@@ -413,7 +413,7 @@ assert round(imagenet_vgg11 / 1e6) == 133
 print(f"VGG-11 / AlexNet: {vgg_params / alex_params:.1f}x the parameters, "
       f"{vgg_macs / alex_macs:.1f}x the multiply-adds")
 
-# %%
+# %% tags=["hide-input"]
 assert vgg_params > alex_params and vgg_macs > 5 * alex_macs
 
 # %% [markdown]
@@ -496,7 +496,7 @@ nin_net = build_meta(nin)
 nin_params, nin_macs = profile_net(nin_net, 224)
 print(f"NiN has {alex_params / nin_params:.0f}x fewer parameters than AlexNet")
 
-# %%
+# %% tags=["hide-input"]
 assert dense_share(nin_net) == 0 and nin_params < alex_params / 10
 
 
@@ -676,7 +676,7 @@ print("ResNet, x + g(x):   ", tuple(X.shape), "->", tuple(added.shape))
 print("DenseNet, [x, g(x)]:", tuple(X.shape), "->", tuple(concatenated.shape))
 print("input kept exactly in the first 8 channels:", torch.equal(concatenated[:, :8], X))
 
-# %%
+# %% tags=["hide-input"]
 assert added.shape == X.shape and concatenated.shape == (2, 12, 6, 6)
 assert torch.equal(concatenated[:, :8], X)
 

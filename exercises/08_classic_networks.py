@@ -95,12 +95,15 @@ DenseBlock, transition_block, densenet = utils.DenseBlock, utils.transition_bloc
 # > computational cost of each. How do memory size and bandwidth affect computation, in
 # > training and in inference?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Two kinds of memory matter. **Parameters** are stored once, whatever the batch size.
 # **Activations**, the outputs of every layer, are stored per image: training keeps them
 # all for the backward pass. We walk one 224x224 image through AlexNet's layers and
 # record, per layer, its parameters, the values it outputs and its multiply-adds.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def layer_costs(net, side, channels=1):
     """Per top-level layer: (name, parameters, output values, multiply-adds) for one image."""
     X = meta_input(side, channels)
@@ -119,10 +122,13 @@ for name, params, acts, macs in alex_rows:
     print(f"{name:<16}{params:>12,}{acts:>13,}{macs:>16,}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Now sum by part: the convolutional body (everything up to `Flatten`) and the dense
 # head (everything after). Memory is in megabytes of 32-bit floats.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 flatten_at = next(i for i, row in enumerate(alex_rows) if "Flatten" in row[0])
 parts = {"conv body": alex_rows[:flatten_at + 1], "dense head": alex_rows[flatten_at + 1:]}
 totals = {part: [sum(r[k] for r in rows) for k in (1, 2, 3)] for part, rows in parts.items()}
@@ -134,13 +140,15 @@ for part, (params, acts, macs) in totals.items():
           f"{acts * MB:>11.2f} MB {acts / all_acts:>4.0%}"
           f"{macs / 1e6:>9.0f} M {macs / all_macs:>4.0%}")
 
-# %%
+# %% tags=["hide-input"]
 body, head = totals["conv body"], totals["dense head"]
 assert head[0] > 0.9 * all_params                    # the dense layers hold the weights
 assert body[1] > 0.9 * all_acts                      # the convolutions hold the activations
 assert body[2] > 0.9 * all_macs                      # ... and do the arithmetic
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The two parts are mirror images. The dense head holds over nine tenths of the weights
 # but does a small share of the arithmetic and produces almost no activations; the
 # convolutional body does nearly all the arithmetic and produces nearly all the
@@ -148,13 +156,16 @@ assert body[2] > 0.9 * all_macs                      # ... and do the arithmetic
 #
 # Memory in training grows with the batch: every image brings its own activations.
 # The batch size at which the stored activations outweigh the parameters:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 break_even = all_params / all_acts
 print(f"activations per image: {all_acts * MB:.1f} MB; parameters: {all_params * MB:.0f} MB")
 print(f"activations outweigh the parameters from a batch of about {break_even:.0f} images")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # (Training also keeps a gradient per parameter, and SGD with momentum or Adam one or two
 # more buffers of the same size; ReLUs that work in place and recomputation can cut the
 # stored activations. The order of magnitude above is what matters.)
@@ -163,19 +174,22 @@ print(f"activations outweigh the parameters from a batch of about {break_even:.0
 # used; the useful measure is how many multiply-adds a layer does per weight it reads.
 # Per image, that is (counting the biases as parameters, which rounds the dense layers'
 # ratio just below 1):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 for name, params, _, macs in alex_rows:
     if params:
         print(f"{name:<16} {macs / params:>7.0f} multiply-adds per parameter per image")
 
-# %%
+# %% tags=["hide-input"]
 weighted = [(name, macs / params) for name, params, acts, macs in alex_rows if params]
 assert all(0.99 < r <= 1 for name, r in weighted if "Linear" in name)   # biases: < 1
 assert all(r > 100 for name, r in weighted if "Conv2d" in name)
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A dense layer uses each weight exactly once per image: with one image at a time
 # (inference on a phone, say) it does one multiply-add per 4 bytes read, and the memory
 # bandwidth, not the arithmetic units, sets its speed. Batching fixes that, because a
@@ -184,17 +198,21 @@ assert all(r > 100 for name, r in weighted if "Conv2d" in name)
 # convolutions reuse each weight at every output position, hundreds of times per image,
 # and are limited by arithmetic. This last part of the answer is reasoning from the
 # numbers above, not a timing measurement.
+# :::
 #
 # ## 2. AlexNet on small images
 #
 # > AlexNet may be too complex for Fashion-MNIST, in particular because of the low
 # > resolution of the images. What input sizes can it take?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The first dense layer expects exactly $256 \times 5 \times 5 = 6400$ inputs, so only
 # input sizes whose last feature map is 5x5 work. We try every size from 28 to 256 on the
 # meta device and keep those that run:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def accepts(net, side):
     try:
         with torch.no_grad():
@@ -210,18 +228,21 @@ nin_ok = [s for s in sizes if accepts(build_meta(nin), s)]
 print(f"AlexNet runs for {len(alex_ok)} of {len(sizes)} sizes: {min(alex_ok)}..{max(alex_ok)}")
 print(f"NiN runs for {len(nin_ok)} of {len(sizes)} sizes: {min(nin_ok)}..{max(nin_ok)}")
 
-# %%
+# %% tags=["hide-input"]
 assert 224 in alex_ok and alex_ok == list(range(min(alex_ok), max(alex_ok) + 1))
 assert len(alex_ok) < 40 and 28 not in alex_ok
 assert nin_ok == [s for s in sizes if s >= min(nin_ok)]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # AlexNet accepts only a narrow band of sizes around 224, because its dense head fixes the
 # size of the last feature map. NiN, which ends in global average pooling, accepts every
 # size above a minimum set by its strides and poolings. For 28x28 images the natural
 # answer is a network designed for them, with a gentle stem (3x3 kernels, little
 # downsampling) and a global-average-pooling head: exercise 9 designs one in the
 # GoogLeNet style, and the chapter trains small versions of all five families on 28x28.
+# :::
 #
 # ## 3. VGG: where are the eleven layers, and VGG-13, -16 and -19
 #
@@ -229,11 +250,14 @@ assert nin_ok == [s for s in sizes if s >= min(nin_ok)]
 # > the network has 11 layers. Where did the remaining layers go? Use Table 1 of the VGG
 # > paper to build VGG-13, VGG-16 and VGG-19.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The trace lists the *children* of the top-level `nn.Sequential`: five VGG blocks, the
 # flatten, and the head's layers. The eight convolutions sit inside the five blocks.
 # Counting modules by type finds all eleven weighted layers:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 vgg11 = build_meta(vgg)
 convs = sum(isinstance(m, nn.Conv2d) for m in vgg11.modules())
 denses = sum(isinstance(m, nn.Linear) for m in vgg11.modules())
@@ -242,13 +266,16 @@ print(f"top-level children: {len(list(vgg11.children()))}; "
 assert (convs, denses) == (8, 3)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Table 1 of the paper {cite}`simonyan2014very` gives the configurations as numbers of
 # 3x3 convolutions per block (configuration C, with 1x1 convolutions, is left out).
 # We build each at ImageNet scale (three channels, 1000 classes) and compare its
 # parameter count with torchvision's model of the same name, built on the meta device
 # too, and with Table 2 of the paper, which gives the counts in millions.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 configs = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 paper_millions = {11: 133, 13: 133, 16: 138, 19: 144}     # Table 2 of the VGG paper
 widths = (64, 128, 256, 512, 512)
@@ -271,22 +298,28 @@ for depth, convs_per_block in configs.items():
 assert vgg_params[19] < 1.1 * vgg_params[11] and vgg_gmacs[19] > 2 * vgg_gmacs[11]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Each network has as many weighted layers as its name says, the same number of
 # parameters as torchvision's, and the count of the paper. Going from 11 to 19 layers
 # adds few parameters (the extra 3x3 convolutions are small next to the dense head)
 # but more than doubles the arithmetic, printed in the last column.
+# :::
 #
 # ## 4. VGG with a quarter of the channels
 #
 # > Divide the number of channels of every convolution in VGG-11 by 4. By what factor do
 # > the parameters and the multiply-adds shrink?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # A convolution has $c_\text{in} \times c_\text{out} \times 9$ weights and does that many
 # multiply-adds per output pixel. Dividing both channel numbers by 4 divides that by 16,
 # except in the first layer, whose single input channel stays. The dense head is not
 # touched, except that its first layer gets a quarter of the inputs.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 small_arch = tuple((n, c // 4) for n, c in VGG11)
 full_net, small_net = vgg11, build_meta(vgg, small_arch)
 
@@ -309,7 +342,7 @@ full_params, small_params = utils.num_params(full_net), utils.num_params(small_n
 print(f"{'all parameters':<20} {full_params:>14,} -> {small_params:>12,}  "
       f"({full_params / small_params:5.2f}x smaller)")
 
-# %%
+# %% tags=["hide-input"]
 conv_param_factor = full_costs[0] / small_costs[0]
 conv_mac_factor = full_costs[1] / small_costs[1]
 net_mac_factor = sum(full_costs[1::2]) / sum(small_costs[1::2])
@@ -320,13 +353,15 @@ assert 15 < conv_param_factor <= 16 and 15 < conv_mac_factor <= 16
 assert 14 < net_mac_factor < 15.5                    # the dense head's arithmetic stays
 assert 0.3 < kept_params < 0.37                      # about a third of the parameters
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("vgg_quarter_mac_factor", net_mac_factor)
 utils.glue("vgg_quarter_kept_params", kept_params)
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The convolutions shrink by almost exactly 16 in both parameters and arithmetic (a bit
 # less, because of the first layer and the biases). The whole network does
 # {glue:text}`vgg_quarter_mac_factor:.1f` times fewer multiply-adds per image, a little
@@ -336,17 +371,21 @@ utils.glue("vgg_quarter_kept_params", kept_params)
 # VGG-11's parameters sit in the dense head, whose first layer shrank by 4 and whose
 # other layers did not change. Thinning the convolutions cuts the arithmetic; to cut the
 # parameters, the dense head has to go, which is exactly NiN's move.
+# :::
 #
 # ## 5. Why stacks of 3x3 convolutions?
 #
 # > Two 3x3 convolutions in a row see a 5x5 window of the input. Check this, and compare
 # > the number of parameters with one 5x5 convolution.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The receptive field of an output pixel is the set of input pixels it depends on, which
 # is where its gradient with respect to the input is nonzero. We use positive weights
 # and a positive input, so that no ReLU is inactive and no terms cancel.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def receptive_field(layers, side=15):
     """Side of the square of input pixels that the centre output pixel depends on."""
     torch.manual_seed(0)
@@ -384,24 +423,30 @@ for n, k in ((2, 5), (3, 7)):
     print(f"  -> same field with {p_stack / p_single:.0%} of the parameters")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Two 3x3 layers see the same 5x5 window as one 5x5 layer, with $18c^2$ instead of $25c^2$
 # weights; three 3x3 layers see a 7x7 window with $27c^2$ instead of $49c^2$. The
 # multiply-adds per output pixel scale the same way. On top of that, each layer of the
 # stack brings a ReLU, so the stack is a more expressive function than one linear
 # filter of the same size.
+# :::
 #
 # ## 6. NiN: why two 1x1 convolutions per block?
 #
 # > Why are there two 1x1 convolutions per NiN block? Increase their number to three,
 # > reduce it to one. What changes? And what if the 1x1 convolutions become 3x3?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # With no 1x1 convolution a block is a single convolution: a linear filter followed by a
 # ReLU. Each 1x1 convolution adds a hidden layer to the per-pixel MLP: with one, the
 # block computes a one-hidden-layer MLP of each local patch; with two, a deeper one. The
 # cost of each extra 1x1 convolution per block is $c^2 + c$ parameters for a block with
 # $c$ output channels, and $c^2$ multiply-adds per output pixel:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 channels = (96, 256, 384, 10)                            # output channels of the 4 blocks
 per_extra = sum(c * c + c for c in channels)
 print(f"{'1x1 per block':<14}{'weighted layers':>16}{'parameters':>12}"
@@ -415,12 +460,14 @@ for n in range(4):
           f"{utils.count_macs(net, (1, 224, 224)) / 1e6:>13.0f} M")
 print(f"each extra 1x1 per block adds {per_extra:,} parameters")
 
-# %%
+# %% tags=["hide-input"]
 assert all(nin_params[n + 1] - nin_params[n] == per_extra for n in range(3))
 assert nin_params[2] - nin_params[0] < nin_params[0] / 3
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The parameter cost of a 1x1 layer is small next to the block's first convolution (in
 # the chapter's NiN, two 1x1 layers per block add less than a third to the parameters
 # of the blocks without them, as the table shows). What the extra layers buy is
@@ -430,8 +477,9 @@ assert nin_params[2] - nin_params[0] < nin_params[0] / 3
 #
 # Replacing the 1x1 convolutions by 3x3 ones (with padding 1, to keep the sizes)
 # multiplies their weights and their arithmetic by 9:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def nin_with_3x3(num_classes=10):
     net = nin(num_classes)
     for block in (net[0], net[2], net[4], net[7]):
@@ -458,20 +506,26 @@ assert 8.9 < layer_ratio < 9 and ratio > 2
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The replaced layers grow almost 9 times (their biases do not grow), the whole network
 # by the smaller factor printed, and each block sees a wider window:
 # it is no longer a per-pixel MLP but three stacked spatial convolutions, closer to VGG.
+# :::
 #
 # ## 7. NiN with a dense head
 #
 # > What happens if you replace the global average pooling by a fully connected layer
 # > (number of parameters, input size)?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Two readings of the question. Literally, we keep the last NiN block (10 channels at
 # 5x5) and flatten it into a dense layer with 10 outputs. In the spirit of AlexNet, we
 # drop the last block and put AlexNet's dense head on the 384x5x5 features.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def nin_dense(head):
     net = nin()
     if head == "literal":                                # 10x5x5 -> 10
@@ -491,19 +545,22 @@ for name, net in variants.items():
     extra = utils.num_params(net) - utils.num_params(gap_net)
     print(f"{name:<26}{utils.num_params(net):>12,} parameters ({extra:+,})")
 
-# %%
+# %% tags=["hide-input"]
 extra = utils.num_params(variants["literal dense layer"]) - utils.num_params(gap_net)
 assert extra == 250 * 10 + 10
 assert utils.num_params(variants["AlexNet-style dense head"]) > 10 * utils.num_params(gap_net)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The literal replacement adds only a few thousand weights, because the last block has
 # already reduced the features to 10 channels; the AlexNet-style head multiplies the size
 # of the network many times over. Both dense versions lose one property of global
 # average pooling: they fix the input size. At 96x96 the last feature map is 1x1, and
 # only the pooled network still runs:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 caught = None
 gap_out = gap_net(meta_input(96))
 try:
@@ -519,10 +576,13 @@ print(f"dense layer at 96x96: {type(caught).__name__}, it expects 250 inputs and
       f"{flat.shape[1]}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Speed and accuracy: the dense head adds little arithmetic per image (a dense weight is
 # used once, exercise 1), so the forward pass barely slows down; the many new weights are
 # what make an AlexNet-style head prone to overfitting. That part is qualitative: a fair
 # accuracy comparison would need full training at 224x224.
+# :::
 #
 # ## 8. GoogLeNet: the cost of each Inception block
 #
@@ -530,11 +590,14 @@ print(f"dense layer at 96x96: {type(caught).__name__}, it expects 250 inputs and
 # > front of the 3x3 and 5x5 convolutions save? What is the smallest input GoogLeNet
 # > accepts?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The table lists every Inception block of GoogLeNet with its input and output channels,
 # the parameters of each branch and of the block, and what the block would cost if the
 # 3x3 and 5x5 convolutions read the block's input directly, without the 1x1 reduction.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 goog = build_meta(googlenet)
 blocks = [m for m in goog.modules() if isinstance(m, Inception)]
 print(f"{'block':<6}{'in':>5}{'out':>6}{'branch 1':>10}{'branch 2':>10}{'branch 3':>10}"
@@ -557,11 +620,13 @@ print(f"Inception blocks: {sum(utils.num_params(b) for b in blocks):,} of GoogLe
 print(f"without the reductions the blocks would be {min(savings):.1f}x to "
       f"{max(savings):.1f}x larger")
 
-# %%
+# %% tags=["hide-input"]
 assert all(s > 1.5 for s in savings)
 assert sum(utils.num_params(b) for b in blocks) > 0.9 * utils.num_params(goog)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The Inception blocks hold almost all of GoogLeNet's parameters, growing with depth as
 # the channels do. The 1x1 reductions make every block cheaper, by the factors printed
 # above: a 5x5 kernel that reads 832 channels directly is expensive, one that reads 32
@@ -569,8 +634,9 @@ assert sum(utils.num_params(b) for b in blocks) > 0.9 * utils.num_params(goog)
 #
 # The smallest input: every pooling of GoogLeNet pads by 1 and the head is a global
 # average pooling, so no layer can run out of pixels. We try the smallest sizes:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 smallest = next(s for s in range(1, 100) if accepts(goog, s))
 for side in (smallest, 28, 96, 224):
     last_map = goog[2](goog[1](goog[0](meta_input(side))))      # before the last group
@@ -579,14 +645,19 @@ assert smallest == 1
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # GoogLeNet accepts even a 1x1 image. Accepting is not the same as working: at 28x28 the
 # last groups compute on 1x1 maps, where 3x3 and 5x5 kernels see mostly padding. The
 # next exercise adapts the network to small inputs instead.
+# :::
 #
 # ## 9. A smaller GoogLeNet for Fashion-MNIST
 #
 # > GoogLeNet is too large for Fashion-MNIST. Reduce it, and make it work on 28x28 inputs.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # For 28x28 images the stem must not downsample by 4 at once, and three groups of
 # blocks are too many for maps that small. Our version: a 3x3 stem with one 2x2 pooling
 # (28 to 14), two Inception blocks at 14x14, a pooling to 7x7, one more block, and the
@@ -594,8 +665,9 @@ assert smallest == 1
 # of the first blocks of GoogLeNet, with the same proportions between branches. This
 # design is `utils.googlenet_small` (its code is in `utils/classic.py`), which the
 # chapter trains at half these widths; its trace:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 googlenet_small = utils.googlenet_small
 small_goog = build_meta(googlenet_small)
 print(utils.layer_summary(small_goog, meta_input(28)))
@@ -607,28 +679,34 @@ print(f"small at 28x28: {utils.num_params(small_goog):,} parameters, {small_macs
 print(f"{utils.num_params(goog) / utils.num_params(small_goog):.0f}x fewer parameters, "
       f"{goog_macs / small_macs:.0f}x less arithmetic")
 
-# %%
+# %% tags=["hide-input"]
 assert small_goog(meta_input(28)).shape == (1, 10)
 assert utils.num_params(small_goog) < utils.num_params(goog) / 20 and small_macs < goog_macs / 20
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The small version keeps the Inception idea (parallel 1x1, 3x3, 5x5 and pooling branches
 # concatenated) at a size a CPU can train; the chapter's comparison of the five families
 # trains it (with `divisor=2`) from several seeds.
+# :::
 #
 # ## 10. DenseNet: fewer parameters than ResNet, more activations
 #
 # > Why does DenseNet have fewer parameters than ResNet? DenseNet is criticised for its
 # > memory use: how do the activations grow with the depth of a dense block?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # In a residual network every layer outputs the full width of its stage, because the
 # addition needs matching shapes: ResNet-18's last stage has 3x3 convolutions from 512
 # to 512 channels (the weights of the largest are counted below). In a dense block every
 # layer outputs only the growth rate's $k$ channels, since all earlier features stay
 # available through the concatenation and need not be carried forward by the weights.
 # The largest convolution of each network:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 resnet = build_meta(utils.resnet18)
 dense = build_meta(densenet)
 for name, net in (("ResNet-18", resnet), ("DenseNet", dense)):
@@ -643,6 +721,8 @@ assert utils.num_params(dense) < utils.num_params(resnet) / 10
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The memory is another matter. Layer $i$ of a dense block (counting from 0) reads a
 # tensor of $c_0 + i k$ channels, and in a straightforward implementation each
 # `torch.cat` creates a new such tensor, which training must keep for the backward pass.
@@ -653,8 +733,9 @@ assert utils.num_params(dense) < utils.num_params(resnet) / 10
 # which grows with the square of the depth. We measure it with forward hooks that record
 # the size of every layer's input, for blocks of 1 to 12 layers at 24x24 (the first block
 # of the DenseNet at 96x96):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def stored_inputs(num_convs, c0=64, k=32, side=24):
     """Values in the inputs of the layers of a dense block, measured with hooks."""
     blk = build_meta(DenseBlock, num_convs, c0, k)
@@ -676,18 +757,21 @@ for L in (1, 2, 4, 8, 12):
     print(f"{L:>2} layers: {measured[L - 1]:>9,} stored input values per image")
 print("second differences:", sorted(second_diff), "= k*h*w =", 32 * 24 * 24)
 
-# %%
+# %% tags=["hide-input"]
 assert measured == formula
 assert second_diff == {32 * 24 * 24}                    # constant: quadratic growth
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The second difference is constant, so the growth is quadratic, while a residual stage
 # of the same depth stores a constant-size tensor per layer. Over a whole network the
 # difference shows in the ratio of activations to parameters. We count the output values
 # of every layer (every module without children) for one 224x224 image:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def activation_values(net, side=224):
     total = 0
 
@@ -714,6 +798,8 @@ assert acts["DenseNet"] / utils.num_params(dense) > 5 * acts["ResNet-18"] / util
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # (This count leaves out the tensors that `torch.cat` creates, since a concatenation is
 # not a module, so it understates DenseNet's share.) DenseNet stores more activation
 # values than ResNet-18 even in absolute terms, with a fraction of its parameters; per
@@ -722,19 +808,23 @@ assert acts["DenseNet"] / utils.num_params(dense) > 5 * acts["ResNet-18"] / util
 # memory-efficient implementations recompute them (and the batch norms that read them)
 # during the backward pass, trading arithmetic for memory; torchvision's DenseNets do
 # this with `memory_efficient=True`, which uses `torch.utils.checkpoint`.
+# :::
 #
 # ## 11. DenseNet-121, -169, -201 and -264
 #
 # > Implement the DenseNet versions of Table 1 of the DenseNet paper.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The ImageNet DenseNets are "DenseNet-BC": each layer of a dense block is a
 # **bottleneck**, a 1x1 convolution to $4k$ channels before the 3x3 convolution (the "B"),
 # and each transition halves the channels (the "C", compression 0.5). The stem has $2k$
 # channels and the growth rate is $k = 32$; the four dense blocks have 6, 12, then 24, 32,
 # 48 or 64, and 16, 32, 32 or 48 layers. We reuse `DenseBlock` with a bottleneck layer
 # and compare the parameter counts with torchvision's models, where they exist.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def bottleneck_layer(in_channels, growth_rate):
     return nn.Sequential(
         nn.BatchNorm2d(in_channels), nn.ReLU(),
@@ -788,6 +878,8 @@ print(f"ResNet-18 for ImageNet: {resnet18_imagenet:,} parameters")
 assert bc_params[121] < resnet18_imagenet
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Counting two weighted layers per bottleneck layer, one per transition, the stem and
 # the classifier, DenseNet-121, -169 and -201 have as many weighted layers as their
 # names say, and they match torchvision's parameter counts exactly. The configuration of
@@ -796,19 +888,23 @@ assert bc_params[121] < resnet18_imagenet
 # network for one-channel images and ten classes: the classifier shrinks, the rest does
 # not. With 121 layers, DenseNet-121 still has fewer parameters than the 18-layer
 # ResNet, as the last line shows.
+# :::
 #
 # ## 12. Average or max pooling in the transition layer?
 #
 # > Why does the transition layer use average pooling rather than max pooling?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Two reasons can be checked without training. First, average pooling is linear, so it
 # commutes with the 1x1 convolution in front of it: pooling first gives the same result
 # with a quarter of the convolution's arithmetic (some implementations exploit this).
 # Max pooling does not commute with it. Second, average pooling passes a gradient to
 # every input pixel, max pooling to one in four, so every feature of every position
 # stays trained.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 conv = nn.Conv2d(16, 8, kernel_size=1, bias=False)
 X = torch.randn(2, 16, 8, 8, requires_grad=True)
@@ -824,11 +920,13 @@ for name, pool in (("average", avg), ("max", mx)):
     shares[name] = (X.grad != 0).float().mean().item()
     print(f"{name} pooling: gradient reaches {shares[name]:.0%} of the inputs")
 
-# %%
+# %% tags=["hide-input"]
 assert avg_commutes and not max_commutes
 assert shares["average"] == 1.0 and shares["max"] == 0.25
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Does it matter for accuracy? That is a measurement, made by the book's protocol: the
 # DenseNet that the chapter trains (in the quick profile the small one, on 28x28 images)
 # once as it is and once with max pooling in its transition layers, one difference;
@@ -836,8 +934,9 @@ assert shares["average"] == 1.0 and shares["max"] == 0.25
 # validation split on the first seed, then trains from the other seeds at that rate;
 # the test set is scored once, on the chosen runs. The same helper runs the other
 # training experiments of this notebook. The budget:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 budget = profile.budget("classic_exercise_compare")
 print(f"profile {profile.name!r}:", budget.describe())
 print("seeds:", profile.seeds)
@@ -891,7 +990,7 @@ assert sum(isinstance(m, nn.AvgPool2d) for m in pooling_makes["average pooling"]
     == num_transitions
 assert not any(isinstance(m, nn.AvgPool2d) for m in pooling_makes["max pooling"]().modules())
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 pooling = run_protocol(pooling_makes)
 print(utils.runs_table(list(pooling.values()), "test"))
@@ -903,17 +1002,20 @@ utils.glue("pool_gain", pool_gain)
 utils.glue("pool_se", pool_se)
 utils.glue("pool_verdict", pool_verdict)
 
-# %%
+# %% tags=["hide-input"]
 for r in pooling.values():
     assert len(r) == len(profile.seeds) and r.mean("test") > 0.3, r.summary("test")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Max pooling minus average pooling: {glue:text}`pool_gain:.3f` ±
 # {glue:text}`pool_se:.3f` test accuracy (standard error over the seeds);
 # {glue:text}`pool_verdict`. On a budget this small that is all the experiment can
 # say; the reasons that hold on any budget are the two checked above: average pooling
 # is linear, so it commutes with the 1x1 convolution, and it keeps every input in the
 # gradient.
+# :::
 
 # %% [markdown]
 # ## 13. AlexNet: computation against memory bandwidth, for a chip designer
@@ -923,6 +1025,8 @@ for r in pooling.values():
 # > memory bandwidth requires more pins and control logic, thus also more area. How do
 # > you optimize?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
 # exercise 2.)
 #
@@ -932,8 +1036,9 @@ for r in pooling.values():
 # $P$ multiply-adds per second and bandwidth $B$ bytes per second runs a layer at full
 # speed only if the intensity exceeds its **balance** $P / B$; below it, the layer
 # waits for memory. AlexNet's layers, per batch size:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def intensities(rows, in_values, batch):
     """Multiply-adds per byte moved, for every weighted layer of `rows` (exercise 1)."""
     out = {}
@@ -950,7 +1055,7 @@ print(f"{'layer':<16}" + "".join(f"{'batch ' + str(b):>11}" for b in by_batch))
 for name in by_batch[1]:
     print(f"{name:<16}" + "".join(f"{by_batch[b][name]:>11.1f}" for b in by_batch))
 
-# %%
+# %% tags=["hide-input"]
 dense_layers = [n for n in by_batch[1] if "Linear" in n]
 conv_layers = [n for n in by_batch[1] if "Conv2d" in n]
 assert all(by_batch[1][n] < 0.26 for n in dense_layers)       # each weight: 4 bytes, 1 MAC
@@ -958,6 +1063,8 @@ assert all(by_batch[1][n] > 10 for n in conv_layers)
 assert all(by_batch[256][n] > 5 * by_batch[1][n] for n in dense_layers)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # One image at a time, a dense layer does a quarter of a multiply-add per byte: on any
 # chip whose balance is above that (every current one), it runs at the speed of its
 # memory, and doubling the arithmetic units would not speed it up. The convolutions
@@ -971,19 +1078,23 @@ assert all(by_batch[256][n] > 5 * by_batch[1][n] for n in dense_layers)
 # it on bandwidth, or on on-chip memory (SRAM) large enough to keep the weights close,
 # which turns repeated reads of DRAM into cheap local ones. The numbers here are
 # counts, not timings of a real chip.
+# :::
 #
 # ## 14. AlexNet: why no longer a benchmark?
 #
 # > Why do engineers no longer report performance benchmarks on AlexNet?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
 # exercise 3.)
 #
 # Because it no longer resembles the networks people run. A benchmark should stress
 # what real workloads stress; AlexNet's profile is unusual, as a count at 224x224 shows
 # next to the later designs of the chapter:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 profiles = {}
 for name, make in (("AlexNet", alexnet), ("GoogLeNet", googlenet),
                    ("ResNet-18", utils.resnet18), ("DenseNet", densenet)):
@@ -995,12 +1106,14 @@ print(f"{'network':<10}{'parameters':>13}{'GMACs':>8}{'in dense layers':>17}")
 for name, (params, macs, share) in profiles.items():
     print(f"{name:<10}{params:>13,}{macs / 1e9:>8.2f}{share:>17.1%}")
 
-# %%
+# %% tags=["hide-input"]
 assert profiles["AlexNet"][2] > 0.9
 assert all(profiles[n][2] < 0.01 for n in ("GoogLeNet", "ResNet-18", "DenseNet"))
 assert all(profiles[n][1] > profiles["AlexNet"][1] for n in ("GoogLeNet", "ResNet-18"))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Over nine tenths of AlexNet's weights sit in dense layers, against under one percent
 # in the later networks, which spend their time in convolutions instead; and GoogLeNet
 # and ResNet-18 do more arithmetic per image with far fewer weights. A chip or library
@@ -1010,6 +1123,7 @@ assert all(profiles[n][1] > profiles["AlexNet"][1] for n in ("GoogLeNet", "ResNe
 # networks dropped (11x11 stride-4 kernels, local response normalisation), so its
 # timings predict little about anything else. Benchmark suites moved on to ResNet-50
 # and later networks.
+# :::
 #
 # ## 15. AlexNet: more epochs, and overfitting
 #
@@ -1019,6 +1133,8 @@ assert all(profiles[n][1] > profiles["AlexNet"][1] for n in ("GoogLeNet", "ResNe
 # > Can you make AlexNet overfit? Which feature do you need to remove or change to
 # > break training?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
 # exercises 4 and 8.)
 #
@@ -1030,8 +1146,9 @@ assert all(profiles[n][1] > profiles["AlexNet"][1] for n in ("GoogLeNet", "ResNe
 # Each gets its learning rate on validation as before; after training, each run is
 # scored on its own training images too (in evaluation mode), so the gap between
 # training and validation accuracy measures how much it overfits.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 over_budget = profile.budget("classic_exercise_overfit")
 print(f"profile {profile.name!r}:", over_budget.describe())
 over_data = utils.load_fashion_mnist(
@@ -1066,7 +1183,7 @@ for name, make in over_makes.items():
     print(f"{name:<20} {utils.num_params(make()):>8,} parameters")
 assert utils.num_params(small_alexnet()) == utils.num_params(small_alexnet(dropout=False))
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 over = run_protocol(over_makes, data=over_data, b=over_budget)
 for r in over.values():
@@ -1095,12 +1212,14 @@ utils.glue("dropout_verdict", alex_gap)
 utils.glue("dropout_test_gain", over["AlexNet, no dropout"].mean("test")
            - over["AlexNet, small"].mean("test"))
 
-# %%
+# %% tags=["hide-input"]
 for name, r in over.items():
     assert len(r) == len(profile.seeds) and r.mean("val") > 0.3, (name, r.summary("val"))
     assert r.mean("train") > 0.3, (name, r.summary("train"))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # {glue:text}`gap_sentence` (the cell above computes it from every seed). The mean
 # gaps, training minus validation accuracy, are {glue:text}`overfit_gaps`. The
 # validation curves by epoch (printed above) show how each network uses the extra
@@ -1110,12 +1229,15 @@ for name, r in over.items():
 # this one; its benefit in AlexNet came with long training on a large data set, which
 # this page does not reproduce. To break training outright, replace the ReLUs by
 # sigmoids or give up the He initialisation; we do not measure those here.
+# :::
 #
 # ## 16. AlexNet: batch size, throughput and memory
 #
 # > Modify the batch size, and observe the changes in throughput (images/s), accuracy,
 # > and GPU memory.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
 # exercise 6.)
 #
@@ -1123,8 +1245,9 @@ for name, r in over.items():
 # the backward pass, per image; the parameters, their gradients and Adam's two buffers
 # are stored once. For the scaled-down AlexNet, values stored per batch size (the
 # activation values counted with hooks, for each batch):
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def stored_values(net, batch, side=28):
     total = 0
 
@@ -1149,12 +1272,15 @@ for b, (fixed, acts) in memory.items():
 assert all(memory[b][1] == b * memory[1][1] for b in memory)    # linear in the batch
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The activations grow exactly in proportion to the batch and overtake the fixed
 # parameter state within a few dozen images. Throughput is a timing (this CPU, this
 # moment): one training step of the scaled-down AlexNet per batch size, the best of a
 # few repeats:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 net = he_init(small_alexnet)().to(device)
 optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
@@ -1174,6 +1300,8 @@ for b in (8, 32, 128, 512):
     print(f"batch {b:>4}: {throughput[b]:>8,.0f} images/s")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # On a CPU, larger batches usually run more images per second, up to a point, because
 # each weight is read once per batch instead of once per image (exercise 13); on a GPU
 # small batches leave most of the chip idle, and the gain is larger. The numbers above
@@ -1181,12 +1309,15 @@ for b in (8, 32, 128, 512):
 # at a fixed number of epochs a larger batch means fewer updates, so it needs a larger
 # learning rate (chosen on validation, as everywhere in this book) to keep up, and a fair
 # comparison would cost a sweep per batch size, beyond this notebook's budget.
+# :::
 #
 # ## 17. AlexNet's tricks on LeNet
 #
 # > Apply dropout and ReLU to LeNet-5. Does it improve? Can you improve things further by
 # > preprocessing to take advantage of the invariances inherent in the images?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [AlexNet](https://d2l.ai/chapter_convolutional-modern/alexnet.html),
 # exercise 7.)
 #
@@ -1194,8 +1325,9 @@ for b in (8, 32, 128, 512):
 # chapter](../chapters/05_lenet.ipynb), measured there from several seeds. Here dropout
 # is added to the dense layers of that modern LeNet, the one difference, on the budget
 # of exercise 12:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def lenet_dropout(p=0.5):
     net = utils.lenet_modern()
     layers = []
@@ -1210,7 +1342,7 @@ lenet_makes = {"LeNet (ReLU)": utils.lenet_modern, "LeNet (ReLU) + dropout": len
 print(lenet_dropout())
 assert sum(isinstance(m, nn.Dropout) for m in lenet_dropout()) == 2
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 lenets = run_protocol(lenet_makes)
 print(utils.runs_table(list(lenets.values()), "test"))
@@ -1222,11 +1354,13 @@ utils.glue("lenet_drop_gain", drop_gain)
 utils.glue("lenet_drop_se", drop_se)
 utils.glue("lenet_drop_verdict", drop_verdict)
 
-# %%
+# %% tags=["hide-input"]
 for r in lenets.values():
     assert r.mean("test") > 0.3, r.summary("test")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Dropout changed LeNet's test accuracy by {glue:text}`lenet_drop_gain:.3f` ±
 # {glue:text}`lenet_drop_se:.3f`: {glue:text}`lenet_drop_verdict`. Dropout fights
 # overfitting, and a LeNet trained for three short epochs has little overfitting to
@@ -1235,6 +1369,7 @@ for r in lenets.values():
 # chapter](../chapters/10_augmentation.ipynb): shifts and crops use the invariance of a
 # garment's class to its position, while left-right flips add views that the test set
 # does not contain.
+# :::
 #
 # ## 18. VGG at a lower resolution
 #
@@ -1244,6 +1379,8 @@ for r in lenets.values():
 # > without reducing the accuracy of the network? Consult the VGG paper for ideas on
 # > adding more nonlinearities prior to downsampling.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [VGG](https://d2l.ai/chapter_convolutional-modern/vgg.html), exercise 4.)
 #
 # The arithmetic of a convolution grows with the number of output pixels, so VGG-11 at
@@ -1252,8 +1389,9 @@ for r in lenets.values():
 # feature map of at least 1x1. A variant with more nonlinearity before each
 # downsampling, in the spirit of the paper's configuration C, adds a 1x1 convolution
 # (with its ReLU) at the end of every block:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def vgg_1x1(conv_arch=VGG11, side=56):
     """VGG with a 1x1 convolution and ReLU before every block's pooling."""
     net = utils.vgg(conv_arch, side=side)
@@ -1277,12 +1415,14 @@ for name, make, side in (("VGG-11 at 224", vgg, 224),
     costs[name] = (utils.num_params(net), macs)
     print(f"{name:<22}{utils.num_params(net):>13,}{macs / 1e9:>12.3f}{str(last):>10}")
 
-# %%
+# %% tags=["hide-input"]
 ratio56 = costs["VGG-11 at 224"][1] / costs["VGG-11 at 56"][1]
 assert 16 < ratio56 < 17
 assert costs["VGG-11 + 1x1 at 56"][1] < costs["VGG-11 at 224"][1] / 10
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # At 56x56 the convolutions do about 16 times less arithmetic than at 224x224 (slightly
 # more than 16, because the last block's 7x7 maps are pooled to 3x3, not 3.5x3.5, so its
 # convolutions run on 3x3 maps against 14x14 ones at 224x224), and the dense
@@ -1291,6 +1431,7 @@ assert costs["VGG-11 + 1x1 at 56"][1] < costs["VGG-11 at 224"][1] / 10
 # not answer here: at 56x56 even the scaled-down VGG would do four times the work of the
 # chapter's 28x28 one, which is beyond this page's budget; the recipe is the chapter's
 # (`utils.load_fashion_mnist(..., resize=56)` and the protocol of exercise 12).
+# :::
 #
 # ## 19. NiN: resource usage
 #
@@ -1298,6 +1439,8 @@ assert costs["VGG-11 + 1x1 at 56"][1] < costs["VGG-11 at 224"][1] / 10
 # > amount of computation? What is the amount of memory needed during training? What is
 # > the amount of memory needed during prediction?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [NiN](https://d2l.ai/chapter_convolutional-modern/nin.html), exercise 4.)
 #
 # Parameters and multiply-adds are counted as in the chapter. Memory in training holds
@@ -1305,8 +1448,9 @@ assert costs["VGG-11 + 1x1 at 56"][1] < costs["VGG-11 at 224"][1] / 10
 # momentum one; Adam two) once, and every layer's output per image. In prediction the
 # outputs can be freed as soon as the next layer has read them, so at most an input and
 # an output are alive at once; the largest such pair is what counts.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def leaf_outputs(net, side):
     """Output values of every layer without children, in the order they run."""
     sizes = []
@@ -1335,22 +1479,27 @@ for name, buffers in (("SGD", 0), ("SGD + momentum", 1), ("Adam", 2)):
 print(f"prediction: {params * MiB:.1f} MB once + {peak_pair * MiB:.2f} MB per image "
       "(largest input + output pair)")
 
-# %%
+# %% tags=["hide-input"]
 assert peak_pair < sum(outs) / 3
 assert params == sum(p.numel() for p in nin_net.parameters())
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With a batch of 128 images, training NiN stores over a hundred times the per-image
 # activations printed above, far more than its parameters; prediction needs a small
 # fraction of that, because it keeps only the largest pair of consecutive outputs.
 # (Activations counted per layer, in place operations ignored: a ReLU that works in
 # place shares its input's memory.)
+# :::
 #
 # ## 20. NiN: from 384 channels to 10 in one step
 #
 # > What are possible problems with reducing the 384x5x5 representation to a 10x5x5
 # > representation in one step?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [NiN](https://d2l.ai/chapter_convolutional-modern/nin.html), exercise 5.)
 #
 # The last NiN block maps 384 channels to 10 with one 3x3 convolution, then runs its
@@ -1360,8 +1509,9 @@ assert params == sum(p.numel() for p in nin_net.parameters())
 # because every convolution is followed by a ReLU, the logits that global average
 # pooling produces are never negative, so a class can only be preferred by raising its
 # own logit, and a channel whose ReLU is off everywhere gives logit 0 and no gradient.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 real_nin = nin().eval()
 last, third = real_nin[7], real_nin[4]
@@ -1373,21 +1523,26 @@ print(f"1x1 MLP of the last block: {last[2].in_channels} -> {last[2].out_channel
       f"{last[4].out_channels} per pixel")
 print(f"smallest logit over 16 random images: {logits.min().item():.4f}")
 
-# %%
+# %% tags=["hide-input"]
 assert logits.min() >= 0
 assert utils.num_params(last) < utils.num_params(third) / 5
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Remedies: reduce in stages (384 to 96, then 10), keep the MLP wide and map to the 10
 # classes only in its last 1x1 convolution, and drop the ReLU after that last
 # convolution so the logits can be negative. How these changes affect accuracy would
 # need training runs, which we do not make here.
+# :::
 #
 # ## 21. A family of NiN networks
 #
 # > Use the structural design decisions in VGG that led to VGG-11, VGG-16, and VGG-19 to
 # > design a family of NiN-like networks.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [NiN](https://d2l.ai/chapter_convolutional-modern/nin.html), exercise 6.)
 #
 # VGG's decisions: only 3x3 convolutions, stages that halve the resolution and double
@@ -1395,8 +1550,9 @@ assert utils.num_params(last) < utils.num_params(third) / 5
 # that spirit: each stage is a few NiN blocks with a 3x3 first convolution, followed by
 # a 2x2 max pooling; the head is NiN's (a NiN block to the classes, global average
 # pooling). Configurations with 1, 2 and 3 NiN blocks per stage:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def nin_vgg(blocks_per_stage, widths=(64, 128, 256, 512), num_classes=10, in_channels=1):
     layers, c = [], in_channels
     for n, width in zip(blocks_per_stage, widths):
@@ -1422,9 +1578,12 @@ for name, config in family.items():
 assert family_cost["NiN-A"] < family_cost["NiN-B"] < family_cost["NiN-C"]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Like VGG's, the family grows by adding blocks to the later stages, where the maps are
 # small, so depth costs parameters more than arithmetic; unlike VGG's, none has a dense
 # head, so all of them take any input size (the asserts run them at 224x224 and 56x56).
+# :::
 #
 # ## 22. GoogLeNet's later versions
 #
@@ -1434,6 +1593,8 @@ assert family_cost["NiN-A"] < family_cost["NiN-B"] < family_cost["NiN-C"]
 # > choice and order of convolutions); use label smoothing for model regularization;
 # > make further adjustments to the Inception block by adding residual connection.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [GoogLeNet](https://d2l.ai/chapter_convolutional-modern/googlenet.html),
 # exercise 1.)
 #
@@ -1441,8 +1602,9 @@ assert family_cost["NiN-A"] < family_cost["NiN-B"] < family_cost["NiN-C"]
 # convolution of the small GoogLeNet (at a quarter of its widths, to keep this cheap)
 # gets a batch norm after it (Inception-v2), compared with the plain one by the
 # protocol of exercise 12, both with He initialisation:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def with_batch_norm(net):
     """Insert BatchNorm2d after every Conv2d of `net`, in place."""
     for name, child in list(net.named_children()):
@@ -1461,7 +1623,7 @@ num_convs = sum(isinstance(m, nn.Conv2d) for m in bn_goog.modules())
 assert sum(isinstance(m, nn.BatchNorm2d) for m in bn_goog.modules()) == num_convs
 print(f"{num_convs} convolutions, each followed by a batch norm")
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 goog_runs = run_protocol(goog_makes)
 print(utils.runs_table(list(goog_runs.values()), "test"))
@@ -1473,11 +1635,13 @@ utils.glue("goog_bn_gain", bn_gain)
 utils.glue("goog_bn_se", bn_se)
 utils.glue("goog_bn_verdict", bn_verdict)
 
-# %%
+# %% tags=["hide-input"]
 for r in goog_runs.values():
     assert r.mean("test") > 0.3, r.summary("test")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Batch normalization changed the test accuracy by {glue:text}`goog_bn_gain:.3f` ±
 # {glue:text}`goog_bn_se:.3f`: {glue:text}`goog_bn_verdict`.
 #
@@ -1488,8 +1652,9 @@ for r in goog_runs.values():
 # and $\varepsilon / K$ spread over all $K$ classes; PyTorch has it built in.
 # **Residual Inception** (Inception-ResNet) adds the block's input to its output, after
 # a 1x1 convolution that brings the concatenation back to the input's channels:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 c = 64
 five = nn.Conv2d(c, c, kernel_size=5, padding=2, bias=False)
 two_threes = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False),
@@ -1529,10 +1694,13 @@ print("residual Inception block:", (2, 64, 14, 14), "->",
       tuple(res_block(torch.randn(2, 64, 14, 14)).shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Two 3x3 convolutions have 18/25 of a 5x5's weights and a 1x7 plus 7x1 pair 14/49 of a
 # 7x7's, printed above; label smoothing matches its formula; the residual block keeps
 # its input's shape so that it can be stacked. Training each of them is the same recipe
 # as the batch-norm comparison above.
+# :::
 #
 # ## 23. GoogLeNet against AlexNet, for an accelerator
 #
@@ -1541,14 +1709,17 @@ print("residual Inception block:", (2, 64, 14, 14), "->",
 # > bandwidth, cache size, the amount of computation, and the benefit of specialized
 # > operations?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [GoogLeNet](https://d2l.ai/chapter_convolutional-modern/googlenet.html),
 # exercise 5.)
 #
 # The two at 224x224, counted: parameters, multiply-adds, multiply-adds per parameter,
 # the activation values per image, and the share of the arithmetic done by 1x1
 # convolutions.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def share_1x1(net, side):
     """Fraction of the multiply-adds done by 1x1 convolutions."""
     total = utils.count_macs(net, (1, side, side))
@@ -1578,7 +1749,7 @@ for name, (params, macs, acts, ones) in chip.items():
     print(f"{name:<10}{params:>13,}{macs / 1e9:>8.2f}{macs / params:>12,.0f}{acts:>13,}"
           f"{ones:>11.1%}")
 
-# %%
+# %% tags=["hide-input"]
 assert chip["GoogLeNet"][1] > 1.5 * chip["AlexNet"][1]            # more arithmetic
 assert chip["GoogLeNet"][0] < chip["AlexNet"][0] / 5              # far fewer weights
 assert chip["GoogLeNet"][2] > chip["AlexNet"][2]                  # more activations
@@ -1587,6 +1758,8 @@ reuse = {name: macs / params for name, (params, macs, _, _) in chip.items()}
 assert reuse["GoogLeNet"] > 10 * reuse["AlexNet"]
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # GoogLeNet does more arithmetic than AlexNet (over one and a half times as much) with
 # a small fraction of its weights, so it uses each weight over ten times as often per
 # image (the MACs/param column): its weights fit in
@@ -1596,12 +1769,15 @@ assert reuse["GoogLeNet"] > 10 * reuse["AlexNet"]
 # 1x1 convolutions (a large share of its arithmetic, against none in AlexNet) are plain
 # matrix products over the channels, which a matrix unit runs well. AlexNet, in
 # contrast, rewards bandwidth for its dense head (exercise 13).
+# :::
 #
 # ## 24. The DenseNet idea in an MLP
 #
 # > Design an MLP-based model by applying the DenseNet idea. Apply it to the housing
 # > price prediction task.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # (d2l.ai, [DenseNet](https://d2l.ai/chapter_convolutional-modern/densenet.html),
 # exercise 5.)
 #
@@ -1615,8 +1791,9 @@ assert reuse["GoogLeNet"] > 10 * reuse["AlexNet"]
 # inputs). Each trains with Adam on the full training set per step, at a learning rate
 # chosen on validation, from every seed; the score is the test root-mean-square error
 # in units of the target's standard deviation (lower is better).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 features, target = load_diabetes(return_X_y=True)
 order = torch.randperm(len(target), generator=torch.Generator().manual_seed(0))
 Xd = torch.tensor(features, dtype=torch.float32)[order]
@@ -1665,7 +1842,7 @@ for dense in (False, True):
     print(f"{'dense' if dense else 'plain'} MLP: {utils.num_params(DenseMLP(10, dense=dense)):,}"
           " parameters")
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 mlp_results = {}
 for dense in (False, True):
@@ -1687,10 +1864,12 @@ utils.glue("dense_mlp_se", mlp_se)
 utils.glue("dense_mlp_verdict", mlp_verdict)
 print(f"dense - plain: {mlp_gain:+.3f} ± {mlp_se:.3f} RMSE; {mlp_verdict}")
 
-# %%
+# %% tags=["hide-input"]
 assert all(v < 1.0 for v in mlp_results[False] + mlp_results[True])   # beats the mean
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Both networks predict better than the training mean (an error of about 1 in these
 # units, checked above). The dense connections changed the test error by
 # {glue:text}`dense_mlp_gain:.3f` ± {glue:text}`dense_mlp_se:.3f`:
@@ -1698,3 +1877,4 @@ assert all(v < 1.0 for v in mlp_results[False] + mlp_results[True])   # beats th
 # plausible reason, not tested on this page: with a few hundred patients, extra inputs
 # per layer mostly add weights to fit noise with, and DenseNet's idea pays where deep
 # stacks must carry many features forward, which a three-layer MLP does not need.
+# :::
