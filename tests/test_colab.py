@@ -32,7 +32,7 @@ COLAB_PREINSTALLED = {"torch", "torchvision", "numpy", "matplotlib", "PIL", "IPy
 SETUP_INSTALLS: dict[str, str] = {}
 # Imported inside `try: ... except ImportError`, with a fallback: not needed on Colab.
 OPTIONAL = {"myst_nb"}
-LOCAL = {"utils"}
+LOCAL = {"utils"} | {p.stem for p in (REPO / "scripts").glob("*.py")}  # in the clone
 
 
 def imported_modules(code: str) -> set[str]:
