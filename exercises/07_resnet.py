@@ -583,8 +583,11 @@ utils.glue("preact_verdict", verdict)
 # Both versions learn (the cell above checks every chosen run's training loss and each
 # network's mean test accuracy). Pre-activation changed the test accuracy by
 # {glue:text}`preact_gain:.3f` ± {glue:text}`preact_se:.3f`, a difference
-# {glue:text}`preact_verdict`. At 18 layers and this budget nothing more can be read from
-# it. The paper's gains from pre-activation show up in much deeper networks (hundreds to a
+# {glue:text}`preact_verdict`. Read it with care: the two networks' training losses are
+# close (printed above), so the difference in test accuracy, measured in evaluation mode,
+# may come as much from how well the running statistics of batch norm have settled after
+# two short epochs as from optimization; and the rates chosen on validation are printed
+# with the table, to be checked against the edges of the grid. The paper's gains from pre-activation show up in much deeper networks (hundreds to a
 # thousand layers, on CIFAR-10 and ImageNet), where a clean identity path matters most
 # {cite}`he2016identity`.
 #
