@@ -619,6 +619,7 @@ assert len(counted) == 18
 # could not compute batch statistics on the last stage's tiny feature maps.
 
 # %%
+net.eval()                     # one image at a time below: running statistics, not batch ones
 names = ["stem", "stage 1", "stage 2", "stage 3", "stage 4", "head"]
 parts = [net[0], net[1], net[2], net[3], net[4], net[5:]]
 
