@@ -106,7 +106,7 @@ residual = X + g(X)                  # a residual block: input plus branch
 print("plain block returns all zeros:", bool((plain == 0).all()))
 print("residual block returns its input:", torch.equal(residual, X))
 
-# %%
+# %% tags=["hide-input"]
 assert (plain == 0).all() and torch.equal(residual, X)
 
 
@@ -167,7 +167,7 @@ down = Residual(3, 6, use_1x1conv=True, stride=2)
 print("identity shortcut:  ", tuple(X.shape), "->", tuple(same(X).shape))
 print("projection shortcut:", tuple(X.shape), "->", tuple(down(X).shape))
 
-# %%
+# %% tags=["hide-input"]
 assert same(X).shape == X.shape
 assert down(X).shape == (4, 6, 3, 3)
 
@@ -248,7 +248,7 @@ fig.suptitle("The residual block: output = ReLU(g(x) + shortcut(x))", fontsize=1
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 assert drawn[0]["output"] == (64, 56, 56) and drawn[1]["output"] == (128, 28, 28)
 assert drawn[1]["conv3"] == drawn[1]["bn2"]          # the projection matches the branch
 
@@ -519,7 +519,7 @@ record = utils.compare("07_resnet", chosen["deep", False], chosen["deep", True],
 # training loss is no higher than the shallower residual one's; and at 20 layers the residual
 # network beats the plain one on every seed, in training loss and in test accuracy.
 
-# %%
+# %% tags=["hide-input"]
 assert min(loss["deep", False]) > max(loss["shallow", False]), loss      # degradation
 assert res_gap < 2 * res_gap_se, (res_gap, res_gap_se)                   # none with skips
 assert max(loss["deep", True]) < min(loss["deep", False]), loss
@@ -610,7 +610,7 @@ print("weighted layers on the main path:", len(counted))
 print("1x1 projections:", sum(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)
                               for m in net.modules()))
 
-# %%
+# %% tags=["hide-input"]
 assert len(counted) == 18
 
 # %% [markdown]
@@ -775,7 +775,7 @@ for name, part in zip(names, parts):
 print(f"{'total':<9}{total_params:>11,}{'':>7}{macs[28] / 1e6:>12.1f}{macs[96] / 1e6:>12.1f}")
 print(f"a 96x96 image costs {macs[96] / macs[28]:.1f} times as much as a 28x28 one")
 
-# %%
+# %% tags=["hide-input"]
 assert total_params == sum(utils.num_params(part) for part in parts)
 assert macs[96] == count_macs(net, (1, 96, 96))        # the parts add up to the whole
 assert utils.num_params(net[4]) > total_params / 2            # stage 4 holds most parameters
@@ -799,7 +799,7 @@ assert all(cost[f"stage {i}", 96] < macs[96] / 3 for i in range(1, 5))
 imagenet_macs = count_macs(utils.resnet18(num_classes=1000, in_channels=3), (3, 224, 224))
 print(f"ResNet-18 at 224x224: {imagenet_macs / 1e9:.2f} billion MACs")
 
-# %%
+# %% tags=["hide-input"]
 assert abs(imagenet_macs / 1.8e9 - 1) < 0.02
 
 
@@ -922,7 +922,7 @@ history = utils.train(net, train_iter, test_iter, budget.num_epochs, budget.lr,
 # The next cell checks what must hold whatever the hardware: every epoch ran, the loss went
 # down, and the test accuracy is far above chance (0.1).
 
-# %%
+# %% tags=["hide-input"]
 assert len(history) == budget.num_epochs
 assert history.last["train_loss"] < history[0]["train_loss"]
 assert history.last["test_acc"] > 0.7, history.last

@@ -71,14 +71,17 @@ print(f"{utils.count_macs(utils.resnet18(1000, 3), (3, 224, 224)):,} MACs")
 # > do they compare in terms of computation, accuracy, and the classes of functions they can
 # > describe?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Both blocks run parallel branches on the same input and merge them. GoogLeNet's Inception
 # block {cite}`szegedy2015going` has four branches (a 1x1 convolution; 1x1 then 3x3; 1x1 then
 # 5x5; 3x3 max pooling then 1x1) and **concatenates** their outputs along the channels. The
 # residual block has two branches, one of which is the identity (or a 1x1 projection), and
 # **adds** them. So a residual block is an Inception-like block with an identity branch,
 # merged by addition. Here is the first Inception block of GoogLeNet ("3a"), written inline:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class Inception(nn.Module):
     """Four branches, concatenated along the channel dimension."""
 
@@ -104,13 +107,16 @@ print("Inception 3a:", tuple(X.shape), "->", tuple(inception(X).shape))
 print("Residual:    ", tuple(X.shape), "->", tuple(residual(X).shape))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Concatenation adds up the *channels* of the branches (64 + 128 + 32 + 32 = 256 here), so
 # every branch keeps its own channels and the next layer decides how to mix them. Addition
 # needs branches of equal shape and mixes them at once. Addition is in fact a special case of
 # concatenation: concatenate $\mathbf{x}$ and $g(\mathbf{x})$, then apply a fixed 1x1
 # convolution whose weights are two identity matrices side by side, $[I \; I]$:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 x = torch.randn(2, 8, 5, 5)
 g_x = torch.randn(2, 8, 5, 5)                       # stands for the branch's output
@@ -123,13 +129,16 @@ torch.testing.assert_close(F.conv2d(concatenated, merge), x + g_x)
 print("cat + [I I] 1x1 convolution == addition: True")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Computation.** The Inception block is much cheaper than a residual block with the same
 # input and output channels, because it runs its expensive 3x3 and 5x5 convolutions on
 # channels reduced by 1x1 convolutions first. The residual block's two full-width 3x3
 # convolutions cost many times more, as the table shows. The bottleneck block of Exercise 3
 # borrows exactly this trick from Inception.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 rows = {"Inception 3a": inception, "Residual(192, 256)": residual}
 for name, blk in rows.items():
     print(f"{name:<20} {utils.num_params(blk):>10,} parameters "
@@ -138,6 +147,8 @@ assert utils.num_params(residual) > 3 * utils.num_params(inception)
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Function classes.** By the cell above, "concatenate, then 1x1 convolution" can express
 # addition, so the class that concatenation opens to the *next* layer is at least as large;
 # it costs more channels to carry. The decisive difference is elsewhere: a residual block
@@ -151,17 +162,21 @@ assert utils.num_params(residual) > 3 * utils.num_params(inception)
 # measurement of our own. The ResNet paper's ImageNet tables list GoogLeNet with a higher
 # error than its deeper ResNets {cite}`he2016deep`, but at different depths and costs, which
 # says more about what each block lets you build than about the blocks themselves.
+# :::
 #
 # ## 2. Variants from Table 1 of the paper
 #
 # > Refer to Table 1 in the ResNet paper to implement different variants of the network.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Table 1 of {cite}`he2016deep` describes all variants with the same stem and head; they
 # differ in the number of blocks per stage and in the block type. ResNet-18 and ResNet-34 use
 # the basic block, with 2-2-2-2 and 3-4-6-3 blocks per stage. `utils.resnet_stage` builds a
 # stage of basic blocks, so both are a few lines:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def resnet_basic(blocks, in_channels=1, num_classes=10, widths=(64, 128, 256, 512)):
     """A ResNet of basic blocks with `blocks[i]` blocks in stage i (Table 1 of the paper)."""
     stem = nn.Sequential(
@@ -194,21 +209,27 @@ print("ResNet-34 on Fashion-MNIST at 96x96:", tuple(X.shape), "->",
 print("depth:", depth(resnet34), " parameters:", f"{utils.num_params(resnet34):,}")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Our `resnet_basic((2, 2, 2, 2))` should be exactly `utils.resnet18`: same parameter names
 # and shapes, so the weights of one load into the other.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 ours = resnet_basic((2, 2, 2, 2))
 ours.load_state_dict(utils.resnet18().state_dict(), strict=True)
 assert depth(ours) == 18 and depth(resnet34) == 34
 print("resnet_basic((2, 2, 2, 2)) has the structure of utils.resnet18: True")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Table 1 also gives the cost of each variant at ImageNet scale, as multiply-adds
 # ("FLOPs") for one 224x224 image: $1.8 \times 10^9$ for ResNet-18 and $3.6 \times 10^9$ for
 # ResNet-34. Our counts agree to within a few percent:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 table1 = {18: 1.8e9, 34: 3.6e9}                     # Table 1 of He et al. (2016)
 for layers, blocks in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))):
     with torch.device("meta"):                       # shapes only, no weights to fill
@@ -220,14 +241,19 @@ for layers, blocks in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))):
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # ResNet-50, -101 and -152 replace the basic block with the bottleneck block. We build them
 # in the next exercise, once we have that block.
+# :::
 #
 # ## 3. The bottleneck block
 #
 # > For deeper networks, ResNet introduces a "bottleneck" architecture to reduce model
 # > complexity. Try to implement it.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # The bottleneck block replaces the two 3x3 convolutions with three layers: a 1x1
 # convolution that reduces the channels (by 4 in the paper), a 3x3 convolution on the reduced
 # channels, and a 1x1 convolution that expands them again. Each is followed by batch norm,
@@ -235,8 +261,9 @@ for layers, blocks in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))):
 # the block downsamples, the paper's models put the stride on the first 1x1 convolution; many
 # later implementations (torchvision's among them) move it to the 3x3 convolution. We support
 # both, because the difference shows up in the cost below.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class Bottleneck(nn.Module):
     """1x1 (reduce) - 3x3 - 1x1 (expand), each with batch norm, plus a shortcut."""
 
@@ -264,7 +291,7 @@ class Bottleneck(nn.Module):
         return F.relu(Y + shortcut)
 
 
-# %%
+# %% tags=["hide-input"]
 X = torch.rand(2, 256, 14, 14)
 same = Bottleneck(256, 64, 256)
 down = Bottleneck(256, 128, 512, stride=2)
@@ -273,12 +300,15 @@ print("bottleneck, stride 2:", tuple(X.shape), "->", tuple(down(X).shape))
 assert same(X).shape == X.shape and down(X).shape == (2, 512, 7, 7)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Now the saving. At 256 channels in and out, the basic block has two 3x3 convolutions of
 # $256 \times 256 \times 9$ weights each. The bottleneck block with 64 middle channels has
 # $256 \cdot 64 + 64 \cdot 64 \cdot 9 + 64 \cdot 256$ convolution weights. We count both from
 # the modules and check the counts against these formulas:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 basic = utils.Residual(256, 256)
 bottleneck = Bottleneck(256, 64, 256)
 
@@ -297,11 +327,14 @@ assert conv_weights(bottleneck) == 256 * 64 + 64 * 64 * 9 + 64 * 256
 assert utils.num_params(bottleneck) * 10 < utils.num_params(basic)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # That is not the whole story: the bottleneck block is not a cheaper replacement at equal
 # output width, it is a way to get a *wider* output for the same cost. The paper pairs the
 # 256-channel bottleneck block with the 64-channel basic block, which costs about the same:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 basic64 = utils.Residual(64, 64)
 print(f"basic block, 64 channels:       {utils.num_params(basic64):>9,} parameters, "
       f"{utils.count_macs(basic64, (64, 56, 56)) / 1e6:6.1f} M MACs at 56x56")
@@ -311,13 +344,16 @@ assert 0.8 < utils.num_params(bottleneck) / utils.num_params(basic64) < 1.2
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With the bottleneck block we can build the deeper variants of Table 1: stages of 256, 512,
 # 1024 and 2048 output channels with a quarter of that in the middle, and 3-4-6-3 (ResNet-50),
 # 3-4-23-3 (ResNet-101) or 3-8-36-3 (ResNet-152) blocks. Each block has three layers, so the
 # depth is $1 + 3 \cdot \text{blocks} + 1$. We count parameters and MACs at ImageNet scale for
 # both places of the stride.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def resnet_bottleneck(blocks, in_channels=3, num_classes=1000, stride_on_1x1=True):
     widths = (256, 512, 1024, 2048)
     stem = nn.Sequential(
@@ -351,6 +387,8 @@ for layers, blocks in variants.items():
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With the stride on the first 1x1 convolution, as in the paper's models, our counts match
 # Table 1 within a few percent for all three. With the stride on the 3x3 convolution every
 # variant costs more, and the parameter counts are the same either way. Where does the extra
@@ -361,8 +399,9 @@ for layers, blocks in variants.items():
 # full input resolution, on four times as many positions. The cell below counts every
 # convolution of ResNet-50's three downsampling blocks (the first block of stages 2-4) in
 # both placements and checks that this accounts for the whole difference.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def conv_macs(net, shape):
     """MACs of every Conv2d of `net` for one input of `shape`, by module name."""
     macs = {}
@@ -401,7 +440,7 @@ extra_1x1 = sum(by_later[f"{b}.conv1"] - by_paper[f"{b}.conv1"] for b in downsam
 print(f"extra MACs with the stride on the 3x3: {extra / 1e6:.1f} M in all, "
       f"{extra_1x1 / 1e6:.1f} M of them in the first 1x1 convolutions")
 
-# %%
+# %% tags=["hide-input"]
 assert [b for b in downsampling] == ["2.0", "3.0", "4.0"]
 for b in downsampling:
     assert by_later[f"{b}.conv2"] == by_paper[f"{b}.conv2"]          # the 3x3: same cost
@@ -413,14 +452,17 @@ print(f"the first 1x1 convolutions account for all of it: {extra_share:.1%} "
       "of ResNet-50's MACs")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # So the stride on the 3x3 convolution costs ResNet-50 the extra MACs of three 1x1
 # convolutions run at full resolution, and nothing else (asserted above). What does it buy?
 # A 1x1 convolution with stride 2 reads one input position in four and ignores the other
 # three entirely; a 3x3 convolution with stride 2 has overlapping windows that cover every
 # position. The gradient of the first two convolutions' output with respect to the block's input
 # shows which input positions they read, in each placement:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 reads = {}
 for on_1x1 in (True, False):
@@ -432,18 +474,21 @@ for on_1x1 in (True, False):
           f"{reads[on_1x1]:.0%} of the input positions")
 assert reads[True] == 0.25 and reads[False] == 1.0
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("r50_extra_macs", extra / 1e6)
 utils.glue("r50_extra_share", extra_share)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # With the stride on the first 1x1 convolution, three quarters of the input positions never
 # reach the residual branch of a downsampling block (nor the shortcut, whose projection is a
 # strided 1x1 convolution too); with the stride on the 3x3 convolution the branch reads them
 # all. That is the trade: {glue:text}`r50_extra_macs:.0f` million more MACs per 224x224 image
 # ({glue:text}`r50_extra_share:.1%` of ResNet-50's total), all of them in the three first 1x1
 # convolutions, for downsampling blocks that see all of their input.
+# :::
 #
 # ## 4. Pre-activation: batch norm, ReLU, convolution
 #
@@ -451,14 +496,17 @@ utils.glue("r50_extra_share", extra_share)
 # > normalization, and activation" structure to the "batch normalization, activation, and
 # > convolution" structure. Make this improvement yourself.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # In the pre-activation block {cite}`he2016identity` each convolution is preceded by batch
 # norm and ReLU, and nothing follows the addition: $\mathbf{x}_{l+1} = \mathbf{x}_l +
 # g(\mathbf{x}_l)$ exactly. Unrolled over blocks, $\mathbf{x}_L = \mathbf{x}_l +
 # \sum_{i=l}^{L-1} g(\mathbf{x}_i)$: every block's input reaches every later block, and every
 # gradient reaches every earlier block, through additions only. When the shape changes, the
 # projection is applied to the pre-activated input, as common implementations do.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class PreActResidual(nn.Module):
     """BN-ReLU-conv, BN-ReLU-conv, plus a shortcut; no activation after the addition."""
 
@@ -481,7 +529,7 @@ class PreActResidual(nn.Module):
         return Y + shortcut
 
 
-# %%
+# %% tags=["hide-input"]
 X = torch.randn(4, 16, 8, 8)
 print("pre-activation:", tuple(X.shape), "->", tuple(PreActResidual(16, 16)(X).shape))
 print("with projection:", tuple(X.shape), "->",
@@ -489,11 +537,14 @@ print("with projection:", tuple(X.shape), "->",
 assert PreActResidual(16, 32, True, 2)(X).shape == (4, 32, 4, 4)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # The clean identity path is easy to see. Zero the last convolution of each block's branch:
 # the pre-activation block returns its input exactly, negative values included, while the
 # original block still applies its final ReLU and clips them.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 pre, post = PreActResidual(16, 16), utils.Residual(16, 16)
 nn.init.zeros_(pre.conv2.weight)
 nn.init.zeros_(post.conv2.weight)
@@ -505,14 +556,17 @@ with torch.no_grad():
 
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # A whole pre-activation network needs one change besides the blocks: since the blocks end
 # without batch norm and ReLU, the head applies them once before the global pooling. We
 # build ResNet-18 both ways with the quarter widths of the chapter's quick profile and
 # compare them with the protocol of the chapter: three learning rates each, every seed of
 # the profile, the rate chosen on validation accuracy, the test set scored once on the two
 # chosen configurations.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 def resnet18_preact(widths=(16, 32, 64, 128), num_classes=10):
     stem = nn.Sequential(
         nn.Conv2d(1, widths[0], kernel_size=7, stride=2, padding=3, bias=False),
@@ -539,7 +593,7 @@ preact_rates = tuple(deep.lr * f for f in (0.5, 1, 2))
 print(deep.describe())
 print("learning rates:", preact_rates, " seeds:", profile.seeds)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 train_iter, val_iter, test_iter = utils.load_fashion_mnist(
     deep.batch_size, resize=deep.resize, device=device, train_size=deep.train_size,
@@ -563,7 +617,7 @@ preact_gain, preact_se = utils.gain(preact_chosen["original"].scores("test"),
                                     preact_chosen["pre-activation"].scores("test"))
 print(f"pre-activation minus original, test accuracy: {preact_gain:+.3f} ± {preact_se:.3f}")
 
-# %%
+# %% tags=["hide-input"]
 # every chosen run learned: training loss far below chance (ln 10 = 2.3), test accuracy
 # far above chance (0.1) on average
 for runs in preact_chosen.values():
@@ -575,13 +629,15 @@ verdict = ("within twice its standard error, so we read no winner into it"
            + ("pre-activation" if preact_gain > 0 else "original") + " network")
 print("the difference is", verdict)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("preact_gain", preact_gain)
 utils.glue("preact_se", preact_se)
 utils.glue("preact_verdict", verdict)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Both versions learn (the cell above checks every chosen run's training loss and each
 # network's mean test accuracy). Pre-activation changed the test accuracy by
 # {glue:text}`preact_gain:.3f` ± {glue:text}`preact_se:.3f`, a difference
@@ -592,12 +648,15 @@ utils.glue("preact_verdict", verdict)
 # with the table, to be checked against the edges of the grid. The paper's gains from pre-activation show up in much deeper networks (hundreds to a
 # thousand layers, on CIFAR-10 and ImageNet), where a clean identity path matters most
 # {cite}`he2016identity`.
+# :::
 #
 # ## 5. Why not increase complexity without bound?
 #
 # > Why can't we just increase the complexity of functions without bound, even if the
 # > function classes are nested?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # Nesting guarantees only that the best function in the bigger class fits the *training
 # data* at least as well as the best in the smaller one. It guarantees nothing else:
 #
@@ -615,13 +674,14 @@ utils.glue("preact_verdict", verdict)
 # profile, and compares training and test accuracy of the final weights. The learning rate
 # is the budget's, not tuned: the claim is only that the network can fit its training set,
 # and the check is that it does, for every seed.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 overfit = profile.budget("exercise_overfit")
 print(overfit.describe())
 print("seeds:", profile.seeds)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 small_train, small_test = utils.load_fashion_mnist(
     overfit.batch_size, resize=overfit.resize, device=device,
@@ -639,24 +699,27 @@ for seed in profile.seeds:
     print(f"seed {seed}: training accuracy {fit[seed][0]:.3f}, test accuracy "
           f"{fit[seed][1]:.3f}, gap {fit[seed][0] - fit[seed][1]:.3f}")
 
-# %%
+# %% tags=["hide-input"]
 for seed, (train_acc, test_acc) in fit.items():
     assert train_acc > 0.9 and train_acc - test_acc > 0.15, (seed, train_acc, test_acc)
 min_gap = min(train_acc - test_acc for train_acc, test_acc in fit.values())
 print(f"smallest gap over the seeds: {min_gap:.3f}")
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("overfit_min_gap", min_gap)
 utils.glue("overfit_size", overfit.train_size)
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # For every seed the network fits its few training images almost perfectly and classifies
 # new ones far worse: the smallest gap between training and test accuracy was
 # {glue:text}`overfit_min_gap:.3f` (the cell above checks every seed's gap against 0.15).
 # That is all that nesting promises: a class big enough to fit the training data, and this
 # one fits it. How well the fit carries over to new images depends on how many images it
 # was made from, and {glue:text}`overfit_size` are too few.
+# :::
 #
 # ## 6. Gradients with batch norm, and another optimizer
 #
@@ -664,13 +727,16 @@ utils.glue("overfit_size", overfit.train_size)
 # > with it? And at one depth, does an adaptive optimizer (Adam) still leave the plain stack
 # > behind the residual one?
 #
+# :::{admonition} Answer
+# :class: dropdown
 # We use the chapter's two 20-layer networks, which differ only in the skip connections: a
 # stem convolution (followed by max pooling, to 7x7 maps so that the experiment is cheap),
 # nine blocks of two 3x3 convolutions with 16 channels, and a linear layer. With `skip=True`
 # each block is a residual block; with `skip=False` it is the same two convolutions without
 # the addition. Batch norm is optional, because it changes the answer.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 class Block(nn.Module):
     """Two 3x3 convolutions, optionally with batch norm and a skip connection."""
 
@@ -700,11 +766,14 @@ print("depth:", depth(deep_stack(skip=False, bn=True)),
 assert depth(deep_stack(skip=True, bn=False)) == 20
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # **Gradients at initialization.** The norm of the gradient of the loss with respect to the
 # first convolution's weights, on one batch, for three seeds, without batch norm (as in the
 # chapter) and with it:
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 X, y = next(iter(train_iter))
 
@@ -724,7 +793,7 @@ for bn in (False, True):
               f"plain {grad_norms[bn, seed, False]:.1e}  "
               f"residual {grad_norms[bn, seed, True]:.1e}")
 
-# %%
+# %% tags=["hide-input"]
 for seed in (0, 1, 2):
     assert grad_norms[False, seed, False] < 1e-3 * grad_norms[False, seed, True]
     assert grad_norms[True, seed, False] > 0.1 * grad_norms[True, seed, True]
@@ -732,6 +801,8 @@ print("without batch norm, plain < residual / 1000 for every seed: True")
 print("with batch norm, plain > residual / 10 for every seed: True")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Without batch norm, the plain stack's first-layer gradient is many orders of magnitude
 # smaller than the residual stack's for every seed (the cell above asserts at least a factor
 # of 1000), as in the chapter. With batch norm the picture changes: each layer's output is
@@ -746,8 +817,9 @@ print("with batch norm, plain > residual / 10 for every seed: True")
 # plain stack? The protocol is the chapter's: both networks with batch norm, three learning
 # rates each, every seed of the profile, the rate chosen on validation accuracy, the training
 # loss of the last epoch compared, the test set scored once on the chosen configurations.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 adam_budget = profile.budget("exercise_plain")
 adam_rates = tuple(adam_budget.lr * f for f in (1 / 3, 1, 3))
 print(adam_budget.describe())
@@ -757,7 +829,7 @@ plain_train, plain_val, plain_test = utils.load_fashion_mnist(
     adam_budget.batch_size, device=device, train_size=adam_budget.train_size,
     val_size=adam_budget.val_size, test_size=adam_budget.test_size)
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 adam_sweep = {(skip, lr): utils.train_seeds(
                   lambda skip=skip: deep_stack(skip, bn=True), plain_train, plain_val,
@@ -780,14 +852,14 @@ for runs in adam_chosen.values():
           + " ".join(f"{v:.3f}" for v in last_losses(runs))
           + f"   test {runs.summary('test')}")
 
-# %%
+# %% tags=["hide-input"]
 plain_losses, res_losses = last_losses(adam_chosen[False]), last_losses(adam_chosen[True])
 assert min(plain_losses) > max(res_losses), (plain_losses, res_losses)
 assert min(adam_chosen[True].scores("test")) > max(adam_chosen[False].scores("test"))
 adam_gap, adam_gap_se = utils.gain(res_losses, plain_losses)
 print(f"plain minus residual training loss: {adam_gap:.3f} ± {adam_gap_se:.3f}")
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 utils.glue("adam_gap", adam_gap)
 utils.glue("adam_gap_se", adam_gap_se)
@@ -795,6 +867,8 @@ utils.glue("adam_plain_test", adam_chosen[False].mean("test"))
 utils.glue("adam_res_test", adam_chosen[True].mean("test"))
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # No. With Adam too, each network at its chosen rate, the residual stack ends with the lower
 # training loss on every seed, by {glue:text}`adam_gap:.3f` ± {glue:text}`adam_gap_se:.3f`,
 # and the higher test accuracy ({glue:text}`adam_res_test:.3f` against
@@ -804,19 +878,23 @@ utils.glue("adam_res_test", adam_chosen[True].mean("test"))
 # them. This is a comparison at one depth; the degradation problem proper, a deeper plain
 # network training worse than a shallower one, is measured in
 # [the chapter](../chapters/07_resnet.ipynb).
+# :::
 #
 # ## 7. Shrinking ResNet-18 for a small budget
 #
 # > How do the stage widths trade parameters and speed? Tabulate widths, parameter counts and
 # > throughput.
 #
+# :::{admonition} Answer
+# :class: dropdown
 # A convolution from $c$ to $c$ channels has $9c^2$ weights and does $9c^2$ MACs per output
 # pixel, so dividing every width by 2 should divide both the parameters and the arithmetic by
 # about 4. Throughput on a CPU improves less, because small convolutions use the hardware
 # less efficiently. We measure it over a few training steps per width (machine-dependent, so
 # the table is not compared; the assertions after it check the scaling and the direction).
+# :::
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 def train_throughput(net, batch_size=128, side=28, steps=3):
     """Training examples per second over `steps` SGD steps on random data."""
@@ -846,7 +924,7 @@ for w in all_widths:
     size_table[w] = (params, macs, rate)
     print(f"{str(w):<22}{params:>12,}{macs / 1e6:>17.1f}{rate:>12.0f}")
 
-# %%
+# %% tags=["hide-input"]
 for small, big in zip(all_widths, all_widths[1:]):
     param_ratio = size_table[big][0] / size_table[small][0]
     mac_ratio = size_table[big][1] / size_table[small][1]
@@ -862,6 +940,8 @@ assert speedup < saving
 print(f"{narrowest} vs {quarter}: {saving:.1f}x fewer MACs buy a smaller speed-up")
 
 # %% [markdown]
+# :::{admonition} Answer, continued
+# :class: dropdown
 # Each doubling of the widths multiplies the parameters and the MACs by close to 4 (the
 # ratios printed above); the MACs fall a little short of 4 because the stem's convolution
 # (one input channel) and the final linear layer grow only linearly with the width. Now
@@ -874,3 +954,4 @@ print(f"{narrowest} vs {quarter}: {saving:.1f}x fewer MACs buy a smaller speed-u
 # That is why the chapter's quick profile stops at (16, 32, 64, 128), a sixteenth of
 # ResNet-18's parameters, rather than shrinking further: past that point the arithmetic
 # saved buys little time.
+# :::
