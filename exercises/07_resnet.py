@@ -700,6 +700,7 @@ for seed in profile.seeds:
           f"{fit[seed][1]:.3f}, gap {fit[seed][0] - fit[seed][1]:.3f}")
 
 # %% tags=["hide-input"]
+# NBVAL_IGNORE_OUTPUT
 for seed, (train_acc, test_acc) in fit.items():
     assert train_acc > 0.9 and train_acc - test_acc > 0.15, (seed, train_acc, test_acc)
 min_gap = min(train_acc - test_acc for train_acc, test_acc in fit.values())
@@ -853,6 +854,7 @@ for runs in adam_chosen.values():
           + f"   test {runs.summary('test')}")
 
 # %% tags=["hide-input"]
+# NBVAL_IGNORE_OUTPUT
 plain_losses, res_losses = last_losses(adam_chosen[False]), last_losses(adam_chosen[True])
 assert min(plain_losses) > max(res_losses), (plain_losses, res_losses)
 assert min(adam_chosen[True].scores("test")) > max(adam_chosen[False].scores("test"))
