@@ -234,6 +234,7 @@ if device.type == "cpu":
 # up to rounding (the convolutions add in a different order):
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 utils.seed_everything(0)
 net = utils.lenet().eval()
 X = torch.rand(64, 1, 28, 28)
@@ -242,7 +243,9 @@ with torch.no_grad():
     reordered = net.to(memory_format=torch.channels_last)(
         X.to(memory_format=torch.channels_last))
 difference = (contiguous - reordered).abs().max().item()
-print(f"largest difference in the logits: {difference:.1e}")
+print(f"largest difference in the logits: {difference:.1e}")  # 0 on some CPUs
+
+# %% tags=["hide-input"]
 assert difference < 1e-4
 
 # %% [markdown]
