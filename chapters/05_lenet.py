@@ -170,9 +170,13 @@ print("side after the convolutional block:", side, "-> flattened:", 16 * side * 
 assert net[7].in_features == 16 * side * side
 
 # %% [markdown]
-# The first dense layer is wired for exactly 400 inputs, so LeNet only accepts inputs of
-# the size it was built for. A 32x32 image passes every convolution and pooling layer
-# but leaves a 6x6 map per channel, and the dense layer refuses it:
+# ```{warning}
+# LeNet accepts only inputs of the size it was built for: its first dense layer is wired
+# for exactly 400 inputs. A 32x32 image passes every convolution and pooling layer but
+# leaves a 6x6 map per channel, and the dense layer refuses it (checked below). Resize
+# the images, or end the convolutions with global average pooling, as the pooling
+# chapter shows.
+# ```
 
 # %%
 caught = None
