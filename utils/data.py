@@ -494,7 +494,7 @@ def load_fashion_mnist(batch_size: int, resize: int | None = None, *,
         raise ValueError(f"resize must be a positive side length or None, got {resize}")
     device = torch.device(device) if device is not None else torch.device("cpu")
     images, labels = read_fashion_mnist("train", root)
-    parts: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
+    parts: list[tuple[torch.Tensor, torch.Tensor, bool]]
     if val_size is not None:
         n = images.shape[0]
         if not 0 < val_size < n:

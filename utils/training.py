@@ -24,7 +24,7 @@ from .device import is_lazy, model_device
 from .history import History
 from .models import evaluation_mode
 from .plotting import LivePlot, in_notebook
-from .speed import Forward, Layout, Speed, autocast, grad_scaler, plan
+from .speed import Forward, Layout, Plan, Speed, autocast, grad_scaler, plan
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 CHECKS_PER_EPOCH = 4  # reads of the running loss per epoch: NaN check, plot, progress
@@ -56,17 +56,18 @@ def evaluate_accuracy(net: nn.Module, data_iter: Iterable[Batch],
     device = torch.device(device) if device is not None else model_device(net)
     decided = plan(net, device, speed or Speed(amp=False))
     with Layout(net, decided.channels_last) as layout:
-        return _evaluate(net, layout, data_iter, device, decided.autocast_dtype)
+        return _evaluate(net, layout, data_iter, decided)
 
 
 def _evaluate(net: nn.Module, layout: Layout, data_iter: Iterable[Batch],
-              device: torch.device, dtype: torch.dtype | None) -> float:
+              decided: Plan) -> float:
+    device, non_blocking = decided.device, decided.non_blocking
     model = Forward(net, layout, compiled=False)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     total = 0
-    with evaluation_mode(net), torch.inference_mode(), autocast(device, dtype):
+    with evaluation_mode(net), torch.inference_mode(), \
+            autocast(device, decided.autocast_dtype):
         for X, y in data_iter:
-            non_blocking = device.type == "cuda"
             X, y = X.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
             correct += (model(X).argmax(dim=1) == y).sum()
             total += y.numel()
@@ -216,7 +217,7 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
                 train_seconds = time.perf_counter() - t0
                 record = {"epoch": epoch, "train_loss": loss_sum.item() / seen,
                           "train_acc": correct.item() / seen,
-                          "test_acc": (_evaluate(net, layout, test_iter, device, dtype)
+                          "test_acc": (_evaluate(net, layout, test_iter, decided)
                                        if test_iter is not None else float("nan")),
                           "examples_per_sec": seen / train_seconds,
                           "seconds": time.perf_counter() - t0}
