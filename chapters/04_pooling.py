@@ -71,9 +71,9 @@ torch.set_printoptions(precision=4)
 # under it (*max pooling*) or their mean (*average pooling*):
 #
 # $$
-# Y_{i,j} = \max_{0 \le a < p_h,\ 0 \le b < p_w} X_{i+a,\,j+b}
+# Y[i, j] = \max_{0 \le a < p_h,\ 0 \le b < p_w} X[i + a, j + b]
 # \qquad\text{or}\qquad
-# Y_{i,j} = \frac{1}{p_h p_w} \sum_{a=0}^{p_h-1} \sum_{b=0}^{p_w-1} X_{i+a,\,j+b}.
+# Y[i, j] = \frac{1}{p_h p_w} \sum_{a=0}^{p_h-1} \sum_{b=0}^{p_w-1} X[i + a, j + b].
 # $$
 #
 # Unlike a convolution there is no kernel to learn: the operation is fixed. Here it

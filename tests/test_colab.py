@@ -22,9 +22,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tools.notebooks import notebooks
+
 REPO = Path(__file__).resolve().parent.parent
-DIRS = ("chapters", "exercises", "appendix")
-NOTEBOOKS = sorted(p for d in DIRS for p in (REPO / d).glob("*.ipynb"))
+NOTEBOOKS = notebooks()
 # What Colab preinstalls among the third-party modules a notebook may import.
 COLAB_PREINSTALLED = {"torch", "torchvision", "numpy", "matplotlib", "PIL", "IPython",
                       "scipy", "pandas", "sklearn"}

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tools.notebooks import notebooks
+
 REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("fold_answers",
                                                REPO / "tools" / "fold_answers.py")
 fold = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fold)
-NOTEBOOKS = sorted(p for d in ("chapters", "exercises", "appendix")
-                   for p in (REPO / d).glob("*.ipynb"))
+NOTEBOOKS = notebooks()
 
 
 def test_the_question_stays_open_and_the_answer_folds():

@@ -57,6 +57,19 @@ def test_budgets_exist_in_both_profiles_and_describe():
         quick.budget("vgg")
 
 
+def test_every_budget_is_read_somewhere():
+    """A budget that no notebook, script or benchmark asks for is a stale entry."""
+    import re
+
+    sources = [p for d in ("chapters", "exercises", "appendix", "bench", "scripts", "utils")
+               for p in (REPO / d).rglob("*.py")]
+    text = "\n".join(p.read_text() for p in sources)
+    asked = set(re.findall(r"""budget\(\s*["']([a-z_0-9]+)["']""", text))
+    assert asked, "found no budget(...) calls: the pattern is out of date"
+    unused = sorted(set(utils.get_profile("quick").budgets) - asked)
+    assert not unused, f"budgets no source reads: {unused}; delete them from utils/profile.py"
+
+
 def test_device_order_is_cuda_then_mps_then_cpu(monkeypatch):
     import utils.device as device
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tools.notebooks import DIRS, notebooks
+
 REPO = Path(__file__).resolve().parent.parent
-DIRS = ("chapters", "exercises", "appendix")
-NOTEBOOKS = sorted(p for d in DIRS for p in (REPO / d).glob("*.ipynb"))
+NOTEBOOKS = notebooks()
 SETUP = (REPO / "tools" / "setup_cell.py").read_text().strip()
 MARKERS = {"# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_CHECK_OUTPUT",
            "# NBVAL_RAISES_EXCEPTION"}
@@ -107,7 +108,7 @@ def test_every_chapter_has_exercises_and_is_in_the_toc():
 
 
 def test_every_notebook_has_a_paired_script_and_no_script_is_orphaned():
-    scripts = sorted(p for d in DIRS for p in (REPO / d).glob("*.py"))
+    scripts = notebooks(suffix=".py")
     assert [p.with_suffix(".ipynb") for p in scripts] == NOTEBOOKS, \
         "each notebook needs its .py beside it (make sync), and each .py its notebook"
 
@@ -121,3 +122,12 @@ def test_paired_script_agrees_with_the_notebook(path):
     assert len(theirs) == len(ours), "cell count differs: run make sync"
     for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         assert a == b, f"cell {i} differs between {path.name} and its .py: run make sync"
+
+
+def test_the_makefile_and_pyproject_name_the_same_notebook_folders():
+    make = next(line for line in (REPO / "Makefile").read_text().splitlines()
+                if line.startswith("NOTEBOOKS :="))
+    assert re.findall(r"([a-z]+)/\*\.ipynb", make) == list(DIRS), make
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert all(f'"{d}/*.py"' in pyproject for d in DIRS), \
+        "pyproject.toml's extend-exclude must name every notebook folder's paired scripts"

@@ -20,10 +20,12 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
+sys.path.insert(0, str(ROOT))
+from tools.notebooks import notebooks  # noqa: E402
+
 
 def all_notebooks() -> list[Path]:
-    dirs = ("chapters", "exercises", "appendix")
-    return sorted(p for d in dirs for p in (ROOT / d).glob("*.ipynb"))
+    return notebooks()
 
 
 def execute(path: Path, write: bool, timeout: int) -> float:

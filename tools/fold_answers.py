@@ -23,6 +23,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+sys.path.insert(0, str(ROOT))
+from tools.notebooks import notebooks  # noqa: E402
+
 OPEN = ":::{admonition} Answer"
 DROPDOWN = ":class: dropdown"
 CLOSE = ":::"
@@ -120,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted(p for d in ("exercises", "chapters", "appendix")
-                                     for p in (ROOT / d).glob("*.ipynb"))
+    paths = args.notebooks or notebooks()
     for path in paths:
         if fold_notebook(path):
             print(f"folded {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")

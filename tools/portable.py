@@ -31,6 +31,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+sys.path.insert(0, str(ROOT))
+from tools.notebooks import notebooks  # noqa: E402
+
 NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg"]
 PROBE = ("import json, torch; print(json.dumps({'capability': "
          "torch.backends.cpu.get_cpu_capability(), 'threads': torch.get_num_threads()}))")
@@ -95,10 +99,8 @@ def main() -> int:
     print(f"portable: now: {got['capability']}, {got['threads']} threads per notebook, "
           f"{workers} notebooks at a time, with "
           + " ".join(f"{k}={v}" for k, v in sorted(settings.items())), flush=True)
-    notebooks = args.notebooks or sorted(
-        str(p.relative_to(ROOT)) for d in ("chapters", "exercises", "appendix")
-        for p in (ROOT / d).glob("*.ipynb"))
-    command = [sys.executable, "-m", "pytest", *notebooks, *NBVAL]
+    paths = args.notebooks or [str(p.relative_to(ROOT)) for p in notebooks()]
+    command = [sys.executable, "-m", "pytest", *paths, *NBVAL]
     if workers > 1:
         command += ["-p", "xdist", "-n", str(workers), "--dist", "loadfile"]
     return subprocess.run(command, env=env, cwd=ROOT).returncode

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DIRS = ("chapters", "exercises", "appendix")
+
+sys.path.insert(0, str(ROOT))
+from tools.notebooks import notebooks  # noqa: E402
+
 START = "# Setup: make the book's `utils` importable"
 
 
 def main() -> None:
     """Rewrite the setup cell of every notebook and paired script that differs."""
     setup = (ROOT / "tools" / "setup_cell.py").read_text().strip()
-    for path in sorted(p for d in DIRS for p in (ROOT / d).glob("*.ipynb")):
+    for path in notebooks():
         nb = json.loads(path.read_text())
         cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
         if "".join(cell["source"]).strip() != setup:
