@@ -23,6 +23,13 @@ trains on a fixed number of batches. Every pipeline starts from the same
 initial weights; the shuffling seeds differ between (a) and (b). A throw-away
 warm-up of every pipeline runs first. Ratios are measured within one run; on a
 shared machine absolute numbers depend on the load, which is printed.
+
+On Linux with glibc, malloc's thresholds are fixed first (``--malloc hold``,
+see :func:`hold_memory`), and every pipeline's minor page faults per training
+batch are reported: with glibc's dynamic thresholds one pipeline or another can
+spend a third of its time faulting its working memory back in. After the rounds,
+LeNet's (b) and channels-last (c) also alternate short runs on the same batches
+(``--pairs``), a ratio that the machine's drift disturbs less than whole rounds.
 """
 
 from __future__ import annotations
@@ -61,6 +68,42 @@ def cpu_time() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
+def page_faults() -> int:
+    """Minor page faults of this process so far (not of its DataLoader workers).
+
+    A fault means memory the allocator had handed back to the system is being
+    touched again; thousands per batch are time spent outside the step.
+    """
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's mallopt parameters (malloc.h)
+
+
+def hold_memory() -> str:
+    """Stop glibc's malloc from handing freed memory back after every step.
+
+    By default glibc adjusts its thresholds as memory is freed, and with some
+    heap layouts it returns the top of the heap (a step's activations and
+    gradients) to the system after one step and faults it in again in the next:
+    about 4,500 page faults per LeNet batch on the AMD machine, and which
+    pipeline is hit depends on what earlier allocations left in the heap (see
+    bench/README.md). Fixed thresholds (allocations up to 32 MiB from the heap,
+    the heap trimmed only beyond 1 GiB free) keep every pipeline out of it, so
+    that the ratios compare the loops, not the allocator's luck.
+    """
+    import ctypes
+    import ctypes.util
+
+    if platform.system() != "Linux" or not platform.libc_ver()[0] == "glibc":
+        return "allocator left as it is (not glibc)"
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    if libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20) != 1 or \
+            libc.mallopt(M_TRIM_THRESHOLD, 2**30) != 1:
+        return "allocator: glibc refused the fixed thresholds; left as it is"
+    return "allocator: glibc with fixed thresholds (--malloc hold)"
+
+
 @dataclass
 class Result:
     """What one pipeline measured."""
@@ -72,6 +115,12 @@ class Result:
     epoch_seconds: list[float] = field(default_factory=list)
     test_acc: float = float("nan")
     note: str = ""
+    batches: int = 0
+    faults: int = 0   # minor page faults of this process while training
+
+    @property
+    def faults_per_batch(self) -> float:
+        return self.faults / self.batches if self.batches else float("nan")
 
     @property
     def rate(self) -> float:
@@ -138,7 +187,7 @@ def run_reference(net: nn.Module, task: Task, device: torch.device, workers: int
     loss_fn = nn.CrossEntropyLoss()
     result = Result("(a) DataLoader, 4 workers")
     for _ in range(task.epochs):
-        t0, c0 = time.perf_counter(), cpu_time()
+        t0, c0, f0 = time.perf_counter(), cpu_time(), page_faults()
         net.train()
         total_loss, correct, n = 0.0, 0, 0
         for X, y in train_iter:
@@ -151,8 +200,10 @@ def run_reference(net: nn.Module, task: Task, device: torch.device, workers: int
             total_loss += loss.item() * y.numel()
             correct += (y_hat.argmax(dim=1) == y).sum().item()
             n += y.numel()
+            result.batches += 1
         train_seconds = time.perf_counter() - t0
         result.train_cpu += cpu_time() - c0
+        result.faults += page_faults() - f0
         net.eval()
         right, seen = 0, 0
         with torch.no_grad():
@@ -185,16 +236,18 @@ def run_d2l(net: nn.Module, task: Task, device: torch.device, workdir: Path) -> 
     os.chdir(workdir)   # d2l reads ../data
     try:
         train_iter, test_iter = d2l.load_data_fashion_mnist(task.batch_size, task.resize)
-        t0, c0 = time.perf_counter(), cpu_time()
+        t0, c0, f0 = time.perf_counter(), cpu_time(), page_faults()
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")   # its plot warns for a 1-epoch x-axis
             d2l.train_ch6(net, train_iter, test_iter, task.epochs, task.lr, device)
         seconds, cpu = time.perf_counter() - t0, cpu_time() - c0
+        faults = page_faults() - f0   # evaluation included: it runs inside train_ch6
     finally:
         os.chdir(here)
     result = Result("(d) d2l.train_ch6", note="wall time includes its evaluation and plot")
     result.examples = task.epochs * len(train_iter.dataset)
     result.train_seconds, result.train_cpu = seconds, cpu
+    result.batches, result.faults = task.epochs * len(train_iter), faults
     result.epoch_seconds = [seconds / task.epochs] * task.epochs
     result.test_acc = d2l.evaluate_accuracy_gpu(net, test_iter)
     return result
@@ -225,11 +278,13 @@ class _StampedLoader(utils.DeviceLoader):
     """A DeviceLoader that notes the CPU time its passes take (the evaluations)."""
 
     eval_cpu = 0.0
+    eval_faults = 0
 
     def __iter__(self):
-        c0 = cpu_time()
+        c0, f0 = cpu_time(), page_faults()
         yield from super().__iter__()
         self.eval_cpu += cpu_time() - c0
+        self.eval_faults += page_faults() - f0
 
 
 def run_utils(net: nn.Module, task: Task, device: torch.device, seed: int = 0,
@@ -240,17 +295,19 @@ def run_utils(net: nn.Module, task: Task, device: torch.device, seed: int = 0,
         test_size=task.test_size, seed=seed)
     test_iter = _StampedLoader(test_iter.images, test_iter.labels, test_iter.batch_size,
                                resize=test_iter.resize)
-    c0 = cpu_time()
+    c0, f0 = cpu_time(), page_faults()
     history = utils.train(net, train_iter, test_iter, task.epochs, task.lr, device=device,
                           plot=False, verbose=False, speed=utils.Speed(**speed_kwargs))
-    cpu = cpu_time() - c0
+    cpu, faults = cpu_time() - c0, page_faults() - f0
     extra = ", ".join(f"{k}={v}" for k, v in speed_kwargs.items())
     result = Result("(b) utils.train" + (f" ({extra})" if extra else ""))
     result.train_cpu = cpu - test_iter.eval_cpu
+    result.faults = faults - test_iter.eval_faults
     for record in history:
         result.examples += train_iter.num_examples
         result.train_seconds += train_iter.num_examples / record["examples_per_sec"]
         result.epoch_seconds.append(record["seconds"])
+        result.batches += len(train_iter)
     result.test_acc = history.last["test_acc"]
     return result
 
@@ -300,12 +357,14 @@ def run_limit(net: nn.Module, task: Task, device: torch.device, channels_last: b
                      "compiles in this run may have cached parts")
     for _ in range(task.epochs):
         _sync(device)
-        t0, c0 = time.perf_counter(), cpu_time()
+        t0, c0, f0 = time.perf_counter(), cpu_time(), page_faults()
         for X, y in batches:
             step(X, y)
         _sync(device)
         seconds = time.perf_counter() - t0
         result.train_cpu += cpu_time() - c0
+        result.faults += page_faults() - f0
+        result.batches += len(batches)
         result.train_seconds += seconds
         result.epoch_seconds.append(seconds)
         result.examples += sum(y.numel() for _, y in batches)
@@ -437,10 +496,10 @@ def table(results: list[Result], ref: Result | None, ours: list[Result],
           limits: list[Result], rival: Result | None = None) -> str:
     width = max(len(r.name) for r in results) + 2
     lines = [f"{'pipeline':<{width}}{'train ex/s':>11}{'ex/CPU-s':>10}{'epoch s':>9}"
-             f"{'test acc':>9}"]
+             f"{'test acc':>9}{'faults/batch':>13}"]
     for r in results:
         lines.append(f"{r.name:<{width}}{r.rate:>11,.0f}{r.cpu_rate:>10,.0f}"
-                     f"{r.epoch_wall:>9.2f}{r.test_acc:>9.3f}"
+                     f"{r.epoch_wall:>9.2f}{r.test_acc:>9.3f}{r.faults_per_batch:>13,.0f}"
                      + (f"  ({r.note})" if r.note else ""))
     lines.append("")
     for b in ours:
@@ -508,8 +567,8 @@ def bench(task: Task, device: torch.device, args: argparse.Namespace) -> None:
             results.append(fn(copy.deepcopy(base)))
             res = results[-1]
             print(f"  round {r + 1}: {res.name}: {res.rate:,.0f} ex/s, {res.cpu_rate:,.0f} "
-                  f"ex/CPU-s, {res.epoch_wall:.2f} s/epoch, test acc {res.test_acc:.3f}  "
-                  f"[{before}]", flush=True)
+                  f"ex/CPU-s, {res.epoch_wall:.2f} s/epoch, test acc {res.test_acc:.3f}, "
+                  f"{res.faults_per_batch:,.0f} page faults/batch  [{before}]", flush=True)
         rounds.append(results)
     # Best round per pipeline: the run least disturbed by other processes; but the
     # first round for utils.train(compile=True), whose later rounds reuse compiled code.
@@ -523,12 +582,66 @@ def bench(task: Task, device: torch.device, args: argparse.Namespace) -> None:
     rival = best[kinds.index("d")] if "d" in kinds else None
     print(table(best, ref, ours, limits, rival), flush=True)
     print(ratio_spread(rounds, kinds), flush=True)
+    if args.pairs and "b" in args.only and "c" in args.only and task.train_size is None:
+        print(interleaved(task, device, base, args.pairs), flush=True)
     if args.beyond:
         rates = {(bs, cl): run_eval(copy.deepcopy(base), task, device, bs, cl)
                  for bs in (task.batch_size, 4 * task.batch_size) for cl in (False, True)}
         print("evaluation (utils.evaluate_accuracy, untrained weights), test ex/s: " + ", ".join(
             f"batch {bs}{' channels_last' if cl else ''}: {rate:,.0f}"
             for (bs, cl), rate in rates.items()), flush=True)
+
+
+def interleaved(task: Task, device: torch.device, base: nn.Module, pairs: int,
+                batches: int = 30) -> str:
+    """(b) against the channels-last (c), alternating short runs on the same batches.
+
+    A whole-epoch pipeline runs for seconds, and this machine's speed drifts
+    within seconds, so one round's paired ratio can be off by 20% either way.
+    Here ``utils.train`` trains one epoch of ``batches`` batches (its own model
+    and optimizer, carried over from pair to pair), then the limit loop steps
+    over the same batches made beforehand (its own model), ``pairs`` times,
+    alternating which goes first; the ratio of each pair is taken.
+    """
+    train_iter, _ = utils.load_fashion_mnist(task.batch_size, task.resize, device=device,
+                                             train_size=batches * task.batch_size, seed=0)
+    net_b = copy.deepcopy(base).to(device)
+    opt_b = torch.optim.SGD(net_b.parameters(), lr=task.lr)
+    net_c = copy.deepcopy(base).to(device).to(memory_format=torch.channels_last)
+    opt_c = torch.optim.SGD(net_c.parameters(), lr=task.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    made = [(X.contiguous(memory_format=torch.channels_last), y) for X, y in train_iter]
+
+    def run_b() -> float:
+        history = utils.train(net_b, train_iter, None, 1, device=device, optimizer=opt_b,
+                              plot=False, verbose=False)
+        return history.last["examples_per_sec"]
+
+    def run_c() -> float:
+        _sync(device)
+        t0 = time.perf_counter()
+        for X, y in made:
+            opt_c.zero_grad(set_to_none=True)
+            loss_fn(net_c(X), y).backward()
+            opt_c.step()
+        _sync(device)
+        return train_iter.num_examples / (time.perf_counter() - t0)
+
+    run_b(), run_c()   # warm-up
+    ratios, faults = [], {"b": 0, "c": 0}
+    for k in range(pairs):
+        rates = {}
+        for name, fn in (("b", run_b), ("c", run_c)) if k % 2 == 0 else \
+                (("c", run_c), ("b", run_b)):
+            f0 = page_faults()
+            rates[name] = fn()
+            faults[name] += page_faults() - f0
+        ratios.append(rates["b"] / rates["c"])
+    ratios.sort()
+    per = {k: v / (pairs * len(made)) for k, v in faults.items()}
+    return (f"interleaved, {pairs} pairs of {len(made)} batches: (b) utils.train / (c) limit, "
+            f"channels_last: median {statistics.median(ratios):.3f}, min {ratios[0]:.3f}, "
+            f"max {ratios[-1]:.3f}; page faults/batch (b) {per['b']:,.0f}, (c) {per['c']:,.0f}")
 
 
 def ratio_spread(rounds: list[list[Result]], kinds: list[str]) -> str:
@@ -615,7 +728,15 @@ def main() -> int:
     parser.add_argument("--components", action="store_true",
                         help="also time the per-batch pieces of (b) next to a LeNet step")
     parser.add_argument("--skip-lenet", action="store_true")
+    parser.add_argument("--pairs", type=int, default=16,
+                        help="alternating short runs of (b) and channels-last (c) for LeNet "
+                             "after the rounds (0 skips them)")
+    parser.add_argument("--malloc", choices=("hold", "default"), default="hold",
+                        help="'hold' (default) fixes glibc's malloc thresholds so that no "
+                             "pipeline hands its memory back and faults it in every step; "
+                             "'default' leaves glibc's dynamic thresholds (see bench/README.md)")
     args = parser.parse_args()
+    allocator = hold_memory() if args.malloc == "hold" else "allocator: glibc's defaults"
     if args.threads:
         torch.set_num_threads(args.threads)
     # (a) uses 4 workers on purpose, as tutorials do, even on a 2-core machine.
@@ -630,6 +751,7 @@ def main() -> int:
     print(f"cnnbook benchmark, {started:%Y-%m-%d %H:%M %Z}, profile {profile.name}, "
           f"device {device}")
     print(f"machine: {machine()}")
+    print(allocator)
     print(f"{load()} at the start", flush=True)
     if args.seeds:
         accuracy_study(Task("LeNet (classic)", lenet_xavier, lenet_budget.batch_size,
