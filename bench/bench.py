@@ -24,10 +24,11 @@ initial weights; the shuffling seeds differ between (a) and (b). A throw-away
 warm-up of every pipeline runs first. Ratios are measured within one run; on a
 shared machine absolute numbers depend on the load, which is printed.
 
-On Linux with glibc, malloc's thresholds are fixed first (``--malloc hold``,
-see :func:`hold_memory`), and every pipeline's minor page faults per training
-batch are reported: with glibc's dynamic thresholds one pipeline or another can
-spend a third of its time faulting its working memory back in. After the rounds,
+On Linux with glibc, malloc's thresholds are fixed first, as ``utils.train``
+fixes them (``utils.speed.hold_freed_memory``), and every pipeline's minor page
+faults per training batch are reported: with glibc's dynamic thresholds one
+pipeline or another can spend a fifth of its time faulting its working memory
+back in (``bench/allocator.py`` measures it for utils.train). After the rounds,
 LeNet's (b) and channels-last (c) also alternate short runs on the same batches
 (``--pairs``), a ratio that the machine's drift disturbs less than whole rounds.
 """
@@ -77,31 +78,6 @@ def page_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's mallopt parameters (malloc.h)
-
-
-def hold_memory() -> str:
-    """Stop glibc's malloc from handing freed memory back after every step.
-
-    By default glibc adjusts its thresholds as memory is freed, and with some
-    heap layouts it returns the top of the heap (a step's activations and
-    gradients) to the system after one step and faults it in again in the next:
-    about 4,500 page faults per LeNet batch on the AMD machine, and which
-    pipeline is hit depends on what earlier allocations left in the heap (see
-    bench/README.md). Fixed thresholds (allocations up to 32 MiB from the heap,
-    the heap trimmed only beyond 1 GiB free) keep every pipeline out of it, so
-    that the ratios compare the loops, not the allocator's luck.
-    """
-    import ctypes
-    import ctypes.util
-
-    if platform.system() != "Linux" or not platform.libc_ver()[0] == "glibc":
-        return "allocator left as it is (not glibc)"
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    if libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20) != 1 or \
-            libc.mallopt(M_TRIM_THRESHOLD, 2**30) != 1:
-        return "allocator: glibc refused the fixed thresholds; left as it is"
-    return "allocator: glibc with fixed thresholds (--malloc hold)"
 
 
 @dataclass
@@ -185,7 +161,7 @@ def run_reference(net: nn.Module, task: Task, device: torch.device, workers: int
     net.to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=task.lr)
     loss_fn = nn.CrossEntropyLoss()
-    result = Result("(a) DataLoader, 4 workers")
+    result = Result(f"(a) DataLoader, {workers} workers")
     for _ in range(task.epochs):
         t0, c0, f0 = time.perf_counter(), cpu_time(), page_faults()
         net.train()
@@ -731,12 +707,13 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=16,
                         help="alternating short runs of (b) and channels-last (c) for LeNet "
                              "after the rounds (0 skips them)")
-    parser.add_argument("--malloc", choices=("hold", "default"), default="hold",
-                        help="'hold' (default) fixes glibc's malloc thresholds so that no "
-                             "pipeline hands its memory back and faults it in every step; "
-                             "'default' leaves glibc's dynamic thresholds (see bench/README.md)")
     args = parser.parse_args()
-    allocator = hold_memory() if args.malloc == "hold" else "allocator: glibc's defaults"
+    # utils.train fixes glibc's malloc thresholds the first time it trains on the CPU
+    # (irreversibly, for the process); fix them before (a) runs, so that every
+    # pipeline runs with them (bench/README.md, "Page faults").
+    held = utils.speed.hold_freed_memory()
+    allocator = ("allocator: glibc, thresholds fixed by utils.speed.hold_freed_memory"
+                 if held else "allocator: not glibc, left as it is")
     if args.threads:
         torch.set_num_threads(args.threads)
     # (a) uses 4 workers on purpose, as tutorials do, even on a 2-core machine.

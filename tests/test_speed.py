@@ -162,3 +162,65 @@ def test_train_follows_the_plan(monkeypatch):
     train_iter, test_iter = make_loaders(n=64)
     utils.train(net, train_iter, None, 1, 0.1, plot=False, verbose=False)  # amp off by default
     assert dtypes == {torch.bfloat16}
+
+
+STORM = """
+import resource, sys, torch
+sys.path.insert(0, {repo!r})
+from utils import speed
+if {hold}:
+    assert speed.hold_freed_memory()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+big = torch.empty(1 << 18).fill_(1.0)   # 1 MiB served by mmap; freeing it raises
+del big                                  # glibc's thresholds (mmap 1 MiB, trim 2 MiB)
+def step():                              # 16 MB of blocks from the heap, then freed
+    blocks = [torch.empty(200_000).fill_(1.0) for _ in range(20)]
+    del blocks
+step()
+before = faults()
+for _ in range(10):
+    step()
+print((faults() - before) / 10)
+"""
+
+
+def test_held_memory_is_not_faulted_in_again_every_step():
+    """The pattern of a training step (allocate, touch, free) with glibc's default
+    thresholds and with hold_freed_memory's, each in a fresh process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def faults_per_step(hold: bool) -> float:
+        code = STORM.format(repo=str(Path(__file__).resolve().parent.parent), hold=hold)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        return float(out.stdout)
+
+    if not speed.hold_freed_memory():
+        pytest.skip("no glibc here: hold_freed_memory does nothing")
+    default, held = faults_per_step(False), faults_per_step(True)
+    if default < 1_000:
+        pytest.skip(f"this allocator does not hand the memory back ({default:.0f} faults "
+                    "per step with its defaults): nothing to hold")
+    assert held < default / 10, (default, held)
+
+
+def test_hold_freed_memory_does_nothing_without_glibc(monkeypatch):
+    import platform
+
+    monkeypatch.setattr(speed, "_held", None)
+    monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("", ""))
+    assert speed.hold_freed_memory() is False
+    assert speed.hold_freed_memory() is False   # decided once, kept
+
+
+def test_train_holds_freed_memory_on_the_cpu(monkeypatch):
+    import utils.training as training
+
+    calls = []
+    monkeypatch.setattr(training, "hold_freed_memory", lambda: calls.append(1) or True)
+    train_iter, _ = make_loaders(n=64)
+    utils.train(small_net(), train_iter, None, 1, 0.1, plot=False, verbose=False)
+    assert calls == [1]

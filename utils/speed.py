@@ -5,10 +5,16 @@ rounding): the memory layout of the convolutions (channels-last), the
 precision of the arithmetic (autocast) and compilation (``torch.compile``).
 :class:`Speed` holds them; ``None`` means "decide from the facts", and the
 decisions below are the defaults that measured fastest (``bench/README.md``).
+A fourth does not depend on the model: on the CPU under Linux,
+:func:`hold_freed_memory` keeps the C allocator from handing a step's memory
+back to the system after every step.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import platform
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +27,45 @@ from .device import check_batch, is_lazy
 # On the CPU, channels-last measured faster for convolutions up to 256 channels
 # wide and slower for ResNet-18's 512 (bench/bench.py).
 CPU_CHANNELS_LAST_MAX_WIDTH = 256
+
+# glibc's mallopt parameters (malloc.h) and the values hold_freed_memory sets.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+HEAP_BLOCK_MAX = 32 * 2**20   # blocks up to this size come from the heap (glibc's maximum)
+HEAP_KEEP = 2**30             # freed heap memory is returned only beyond this much
+_held: bool | None = None
+
+
+def hold_freed_memory() -> bool:
+    """Fix glibc's malloc thresholds once per process, so freed memory stays with it.
+
+    With its default, dynamic thresholds, glibc can give the memory at the top
+    of its heap back to the system whenever a free leaves more than a few MB
+    there; a training step frees its activations and gradients at its end, and
+    the next step touches the same amount again, page by page. On a 2-core
+    AMD EPYC this cost LeNet thousands of page faults per batch and about a
+    fifth of its speed, depending on what earlier cells had left in the heap
+    (``bench/README.md``, "Page faults"). Fixed thresholds (blocks up to
+    ``HEAP_BLOCK_MAX`` from the heap, trimmed only beyond ``HEAP_KEEP`` free)
+    end that; the price is that the process keeps freed memory for reuse.
+
+    :func:`utils.train` calls this when it trains on the CPU. It changes the
+    whole process (DataLoader workers forked later inherit it) and only the C
+    heap, never what is computed. Elsewhere than Linux with glibc it does nothing.
+
+    Returns:
+        Whether the thresholds are fixed (``False`` where there is no glibc).
+    """
+    global _held
+    if _held is None:
+        _held = False
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                _held = (libc.mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_MAX) == 1
+                         and libc.mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP) == 1)
+            except (OSError, AttributeError):
+                _held = False
+    return _held
 
 
 @dataclass(frozen=True)

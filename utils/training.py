@@ -5,8 +5,8 @@ losses and correct predictions are summed on the device and read back a few
 times per epoch, never once per batch, and evaluation runs under
 ``torch.inference_mode`` in evaluation mode. Around it, :func:`train` adds a
 history, a check for a NaN loss, clean Ctrl-C handling, the live plot and the
-printed progress. How fast it computes (layout, precision, compilation) is
-decided in :mod:`utils.speed`.
+printed progress. How fast it computes (layout, precision, compilation, and
+on the CPU the C allocator's thresholds) is decided in :mod:`utils.speed`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .device import is_lazy, model_device
 from .history import History
 from .models import evaluation_mode
 from .plotting import LivePlot, in_notebook
-from .speed import Forward, Layout, Plan, Speed, autocast, grad_scaler, plan
+from .speed import Forward, Layout, Plan, Speed, autocast, grad_scaler, hold_freed_memory, plan
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 CHECKS_PER_EPOCH = 4  # reads of the running loss per epoch: NaN check, plot, progress
@@ -155,6 +155,8 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
     decided = plan(net, device, speed)
     dtype = decided.autocast_dtype
     net.to(device)
+    if device.type == "cpu":
+        hold_freed_memory()
     lazy = any(is_lazy(p) for p in net.parameters())
     opt = None if lazy else _make_optimizer(net, optimizer, lr)
     scaler = grad_scaler(device, dtype)
