@@ -25,7 +25,8 @@ from torch import nn
 from .device import check_batch, is_lazy
 
 # On the CPU, channels-last measured faster for convolutions up to 256 channels
-# wide and slower for ResNet-18's 512 (bench/bench.py).
+# wide; for ResNet-18's 512 it measured slower on an Intel Xeon and faster on an
+# AMD EPYC (bench/README.md). The limit follows the Intel measurement.
 CPU_CHANNELS_LAST_MAX_WIDTH = 256
 
 # glibc's mallopt parameters (malloc.h) and the values hold_freed_memory sets.
@@ -41,10 +42,9 @@ def hold_freed_memory() -> bool:
     With its default, dynamic thresholds, glibc can give the memory at the top
     of its heap back to the system whenever a free leaves more than a few MB
     there; a training step frees its activations and gradients at its end, and
-    the next step touches the same amount again, page by page. On a 2-core
-    AMD EPYC this cost LeNet thousands of page faults per batch and about a
-    fifth of its speed, depending on what earlier cells had left in the heap
-    (``bench/README.md``, "Page faults"). Fixed thresholds (blocks up to
+    the next step touches the same amount again, page by page: thousands of
+    page faults per LeNet batch, depending on what earlier cells had left in
+    the heap (measured in ``bench/README.md``, "Page faults"). Fixed thresholds (blocks up to
     ``HEAP_BLOCK_MAX`` from the heap, trimmed only beyond ``HEAP_KEEP`` free)
     end that; the price is that the process keeps freed memory for reuse.
 
