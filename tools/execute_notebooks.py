@@ -24,10 +24,6 @@ sys.path.insert(0, str(ROOT))
 from tools.notebooks import notebooks  # noqa: E402
 
 
-def all_notebooks() -> list[Path]:
-    return notebooks()
-
-
 def execute(path: Path, write: bool, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -47,7 +43,7 @@ def main() -> int:
                         help="run but do not write outputs back")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
-    paths = [p.resolve() for p in args.notebooks] or all_notebooks()
+    paths = [p.resolve() for p in args.notebooks] or notebooks()
     total, failed = 0.0, []
     for path in paths:
         name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path

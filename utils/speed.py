@@ -44,9 +44,9 @@ def hold_freed_memory() -> bool:
     there; a training step frees its activations and gradients at its end, and
     the next step touches the same amount again, page by page: thousands of
     page faults per LeNet batch, depending on what earlier cells had left in
-    the heap (measured in ``bench/README.md``, "Page faults"). Fixed thresholds (blocks up to
-    ``HEAP_BLOCK_MAX`` from the heap, trimmed only beyond ``HEAP_KEEP`` free)
-    end that; the price is that the process keeps freed memory for reuse.
+    the heap (measured in ``bench/README.md``, "Page faults"). Fixed
+    thresholds (blocks up to ``HEAP_BLOCK_MAX`` from the heap, trimmed only
+    beyond ``HEAP_KEEP`` free) end that; the price is that the process keeps freed memory for reuse.
 
     :func:`utils.train` calls this when it trains on the CPU. It changes the
     whole process (DataLoader workers forked later inherit it) and only the C
@@ -63,8 +63,8 @@ def hold_freed_memory() -> bool:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 _held = (libc.mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_MAX) == 1
                          and libc.mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP) == 1)
-            except (OSError, AttributeError):
-                _held = False
+            except (OSError, AttributeError):   # no usable libc: leave it as it is
+                pass
     return _held
 
 
