@@ -125,6 +125,7 @@ def test_what_train_does_on_a_cuda_gpu(monkeypatch, gpu, capability, dtype, scal
     decided = speed.plan(utils.lenet(), torch.device("cuda:0"))
     assert decided.autocast_dtype == dtype and decided.grad_scaling == scaled, gpu
     assert decided.channels_last and decided.non_blocking and not decided.compile
+    assert not decided.hold_memory                            # the C heap is the CPU's
     assert speed.plan(utils.resnet18(), CUDA).channels_last   # 512 channels: still on CUDA
     assert speed.plan(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), CUDA).channels_last \
         is False                                              # no convolution, no layout
@@ -137,12 +138,13 @@ def test_what_train_does_on_a_cuda_gpu(monkeypatch, gpu, capability, dtype, scal
 def test_what_train_does_on_a_mac_and_on_the_cpu():
     mac = speed.plan(utils.lenet(), torch.device("mps"))
     assert mac.autocast_dtype is None and not mac.grad_scaling
-    assert not mac.channels_last and not mac.non_blocking
+    assert not mac.channels_last and not mac.non_blocking and not mac.hold_memory
     assert mac.describe() == "mps: float32, contiguous layout"
     with pytest.raises(ValueError, match="not on 'mps'"):
         speed.plan(utils.lenet(), torch.device("mps"), utils.Speed(amp=True))
     cpu = speed.plan(utils.lenet(), CPU)
     assert cpu.autocast_dtype is None and cpu.channels_last and not cpu.non_blocking
+    assert cpu.hold_memory
     assert not speed.plan(utils.resnet18(), CPU).channels_last   # wider than the CPU limit
     assert speed.plan(utils.lenet(), CPU, utils.Speed(amp=True)).autocast_dtype == torch.bfloat16
 
@@ -216,11 +218,18 @@ def test_hold_freed_memory_does_nothing_without_glibc(monkeypatch):
     assert speed.hold_freed_memory() is False   # decided once, kept
 
 
-def test_train_holds_freed_memory_on_the_cpu(monkeypatch):
+def test_train_holds_freed_memory_when_the_plan_says_so(monkeypatch):
+    import dataclasses
+
     import utils.training as training
 
     calls = []
     monkeypatch.setattr(training, "hold_freed_memory", lambda: calls.append(1) or True)
     train_iter, _ = make_loaders(n=64)
+    utils.train(small_net(), train_iter, None, 1, 0.1, plot=False, verbose=False)
+    assert calls == [1]   # on the CPU; a plan that does not hold memory (a GPU's): no call
+
+    monkeypatch.setattr(training, "plan", lambda net, device, chosen=None: dataclasses.replace(
+        speed.plan(net, device, chosen), hold_memory=False))
     utils.train(small_net(), train_iter, None, 1, 0.1, plot=False, verbose=False)
     assert calls == [1]

@@ -155,6 +155,7 @@ class Plan:
         compile: whether the model is wrapped in ``torch.compile``.
         non_blocking: whether batches are copied to the device asynchronously
             (CUDA; it matters only for batches that come from pinned CPU memory).
+        hold_memory: whether to call :func:`hold_freed_memory` first (the CPU).
     """
 
     device: torch.device
@@ -163,6 +164,7 @@ class Plan:
     channels_last: bool
     compile: bool
     non_blocking: bool
+    hold_memory: bool
 
     def describe(self) -> str:
         """One line, e.g. ``cuda: float16 autocast with gradient scaling, channels-last``."""
@@ -189,7 +191,8 @@ def plan(net: nn.Module, device: torch.device, speed: Speed | None = None) -> Pl
     return Plan(device=device, autocast_dtype=dtype,
                 grad_scaling=_needs_scaling(device, dtype),
                 channels_last=use_channels_last(net, device, speed.channels_last),
-                compile=speed.compile, non_blocking=device.type == "cuda")
+                compile=speed.compile, non_blocking=device.type == "cuda",
+                hold_memory=device.type == "cpu")
 
 
 class Layout:

@@ -155,7 +155,7 @@ def train(net: nn.Module, train_iter: Iterable[Batch], test_iter: Iterable[Batch
     decided = plan(net, device, speed)
     dtype = decided.autocast_dtype
     net.to(device)
-    if device.type == "cpu":
+    if decided.hold_memory:
         hold_freed_memory()
     lazy = any(is_lazy(p) for p in net.parameters())
     opt = None if lazy else _make_optimizer(net, optimizer, lr)
