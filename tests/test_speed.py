@@ -174,17 +174,18 @@ if {hold}:
     assert speed.hold_freed_memory()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-big = torch.empty(1 << 18).fill_(1.0)   # 1 MiB served by mmap; freeing it raises
-del big                                  # glibc's thresholds (mmap 1 MiB, trim 2 MiB)
-def step():                              # 16 MB of blocks from the heap, then freed
-    blocks = [torch.empty(200_000).fill_(1.0) for _ in range(20)]
+def step():   # 32 blocks of 4 MiB (activations and gradients), written, then freed
+    blocks = [torch.empty(1 << 20).fill_(1.0) for _ in range(32)]
     del blocks
-step()
+step()        # the first free of a block served by mmap raises glibc's thresholds
 before = faults()
 for _ in range(10):
     step()
 print((faults() - before) / 10)
 """
+# With glibc's dynamic thresholds the step's 128 MB end up at the top of the heap
+# (whatever holes importing torch left, which vary from run to run) and are handed back
+# when freed: 3,000 to 33,000 faults per step. With hold_freed_memory's, about 100.
 
 
 def test_held_memory_is_not_faulted_in_again_every_step():
@@ -203,9 +204,7 @@ def test_held_memory_is_not_faulted_in_again_every_step():
     if not speed.hold_freed_memory():
         pytest.skip("no glibc here: hold_freed_memory does nothing")
     default, held = faults_per_step(False), faults_per_step(True)
-    if default < 1_000:
-        pytest.skip(f"this allocator does not hand the memory back ({default:.0f} faults "
-                    "per step with its defaults): nothing to hold")
+    assert default > 1_000, f"glibc's defaults did not hand the step's memory back: {default}"
     assert held < default / 10, (default, held)
 
 
