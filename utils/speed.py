@@ -25,8 +25,8 @@ from torch import nn
 from .device import check_batch, is_lazy
 
 # On the CPU, channels-last measured faster for convolutions up to 256 channels
-# wide; for ResNet-18's 512 it measured slower on an Intel Xeon and faster on an
-# AMD EPYC (bench/README.md). The limit follows the Intel measurement.
+# wide; for ResNet-18's 512 it measured slower on an Intel Xeon and on a Zen 5 AMD
+# EPYC, faster on an AVX2-only EPYC (bench/README.md). The limit follows the first two.
 CPU_CHANNELS_LAST_MAX_WIDTH = 256
 
 # glibc's mallopt parameters (malloc.h) and the values hold_freed_memory sets.
