@@ -621,22 +621,26 @@ def interleaved(task: Task, device: torch.device, base: nn.Module, pairs: int,
 
 
 def ratio_spread(rounds: list[list[Result]], kinds: list[str]) -> str:
-    """Each (b) against each (a) and (c), round by round, with the spread over rounds.
+    """Each (b) against each (a), (c) and (d), round by round, with the spread over rounds.
 
     The ratios are paired within a round (the pipelines of one round run one
     after the other), so a slow round for the whole machine cancels out; the
-    spread says how far one round's ratio can be trusted.
+    spread says how far one round's ratio can be trusted. Each (c) against (a)
+    follows: the ceiling of (b) / (a), since a pipeline that runs the same step
+    cannot run faster than the step alone (bench/README.md, the Zen 5 EPYC).
     """
     lines = [f"ratios per round (paired), over {len(rounds)} round(s):"]
-    for i, kind in enumerate(kinds):
-        for j, other in enumerate(kinds):
-            if kind != "b" or other not in "acd":
-                continue
-            ratios = sorted(rnd[i].rate / rnd[j].rate for rnd in rounds)
-            lines.append(f"  {rounds[0][i].name} / {rounds[0][j].name}: median "
-                         f"{statistics.median(ratios):.3f}, min {ratios[0]:.3f}, "
-                         f"max {ratios[-1]:.3f}  [" + ", ".join(f"{r:.3f}" for r in ratios)
-                         + "]")
+    pairs = [(i, j) for i, kind in enumerate(kinds) for j, other in enumerate(kinds)
+             if kind == "b" and other in "acd"]
+    pairs += [(i, j) for i, kind in enumerate(kinds) for j, other in enumerate(kinds)
+              if kind == "c" and other == "a"]
+    for i, j in pairs:
+        ratios = sorted(rnd[i].rate / rnd[j].rate for rnd in rounds)
+        ceiling = "  (the ceiling of (b) / (a))" if kinds[i] == "c" else ""
+        lines.append(f"  {rounds[0][i].name} / {rounds[0][j].name}: median "
+                     f"{statistics.median(ratios):.3f}, min {ratios[0]:.3f}, "
+                     f"max {ratios[-1]:.3f}  [" + ", ".join(f"{r:.3f}" for r in ratios)
+                     + "]" + ceiling)
     return "\n".join(lines)
 
 

@@ -40,6 +40,11 @@ def test_the_benchmark_runs_and_reports_rates_ratios_and_page_faults(data_root):
     assert ratios, text
     median, low, high = map(float, ratios[0])
     assert 0 < low <= median <= high
+    ceilings = re.findall(r"\(c\) limit: (.*) / \(a\) DataLoader.*: median ([0-9.]+).*"
+                          r"\(the ceiling of \(b\) / \(a\)\)", text)
+    assert [name for name, _ in ceilings] == ["float batches in memory",
+                                              "float batches in memory, channels_last"], text
+    assert all(float(value) > 0 for _, value in ceilings)
 
 
 @pytest.mark.parametrize("script", ["bench/bench.py", "bench/allocator.py"])
