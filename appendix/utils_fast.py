@@ -277,8 +277,6 @@ assert difference < 1e-4
 # counts the page faults per step:
 
 # %%
-import platform
-
 STEP_MEMORY = """
 import resource, sys, torch
 sys.path.insert(0, sys.argv[1])
@@ -304,7 +302,7 @@ def faults_per_step(mode):
 
 
 print("hold_memory in train's plan here:", plan(utils.lenet(), device).hold_memory)
-glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+glibc = utils.speed.hold_freed_memory()   # what train does here first: False without glibc
 faults = {mode: faults_per_step(mode) for mode in ("default", "held")} if glibc else {}
 
 # %%
