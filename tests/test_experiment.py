@@ -88,7 +88,7 @@ def fake_runs(name: str, values: list[float], seeds=(0, 1, 2), split="val") -> u
 def test_statistics_choose_table_and_gain():
     low, high = fake_runs("low", [0.5, 0.6, 0.7]), fake_runs("high", [0.8, 0.8, 0.9])
     assert low.mean() == pytest.approx(0.6) and low.std() == pytest.approx(0.1)
-    assert low.summary() == "0.600 ± 0.100 (3 seeds)"
+    assert low.summary() == "0.600 (sd 0.100, 3 seeds)"
     assert utils.choose({0.1: low, 1.0: high}) == 1.0
     with pytest.raises(ValueError, match="no candidates"):
         utils.choose({})
@@ -96,12 +96,115 @@ def test_statistics_choose_table_and_gain():
     assert table[0] == "val accuracy" and table[1].split() == ["seed", "0", "seed", "1",
                                                                  "seed", "2", "mean", "sd"]
     assert table[3].split() == ["high", "0.800", "0.800", "0.900", "0.833", "0.058"]
-    diff, se = utils.gain([0.5, 0.6, 0.7], [0.8, 0.8, 0.9])
-    assert diff == pytest.approx(0.8333333 - 0.6)
-    assert se == pytest.approx(((0.01 / 3) + (0.0033333 / 3)) ** 0.5, rel=1e-3)
-    assert utils.gain([0.5], [0.6]) == pytest.approx((0.1, 0.0))
     with pytest.raises(ValueError, match="no runs"):
         utils.Runs("empty", [])
+
+
+def test_gain_is_paired_by_seed():
+    # Seed 2 is hard for both arms: unpaired, the seed-to-seed spread swamps the gain;
+    # paired, the differences 0.02, 0.03, 0.025 are tight.
+    base = fake_runs("base", [0.80, 0.70, 0.60], split="test")
+    treat = fake_runs("treat", [0.82, 0.73, 0.625], split="test")
+    g = utils.gain(base, treat)
+    assert g.diffs == pytest.approx((0.02, 0.03, 0.025))
+    assert g.n == 3 and g.mean == pytest.approx(0.025)
+    assert g.sd == pytest.approx(0.005) and g.se == pytest.approx(0.005 / 3 ** 0.5)
+    assert g.ahead == 3 and g.behind == 0 and g.resolved and g.better and not g.worse
+    assert g.verdict() == "treat ahead on 3 of 3 paired seeds, +0.025 ± 0.003 (SE)"
+    assert str(g) == "+0.025 ± 0.003 (SE, 3 paired seeds)"
+    # the same values, as sequences in seed order, give the same gain
+    same = utils.gain([0.80, 0.70, 0.60], [0.82, 0.73, 0.625])
+    assert same.diffs == g.diffs and (same.baseline, same.treatment) == ("baseline", "treatment")
+    # and the order of the values matters: shuffled pairs are other pairs
+    assert utils.gain([0.80, 0.70, 0.60], [0.625, 0.73, 0.82]).se > 10 * g.se
+
+
+def test_gain_decision_rule():
+    # the 95% interval mean ± t(n-1) SE must exclude zero: with 3 seeds t(2) = 4.303
+    def diffs_with_t(t: float) -> list[float]:      # mean 0.01, sd 0.01 * sqrt(3) / t
+        sd = 0.01 * 3 ** 0.5 / t
+        return [0.01 - sd, 0.01, 0.01 + sd]
+    assert utils.gain([0, 0, 0], diffs_with_t(4.4)).resolved
+    unresolved = utils.gain([0, 0, 0], diffs_with_t(4.2), names=("plain", "BN"))
+    assert not unresolved.resolved and unresolved.ahead == 3
+    assert unresolved.verdict() == ("no difference this budget resolves "
+                                    "(BN ahead on 3 of 3 paired seeds, +0.010 ± 0.002 (SE))")
+    worse = utils.gain([0.9, 0.8, 0.7], [0.8, 0.7, 0.61], names=("A", "B"))
+    assert worse.worse and worse.verdict().startswith("A ahead on 3 of 3 paired seeds, -0.097")
+    # losses: lower is better
+    loss = utils.gain([1.0, 1.1, 1.2], [0.5, 0.62, 0.7], higher_is_better=False)
+    assert loss.better and loss.ahead == 3 and loss.mean < 0
+    one = utils.gain([0.5], [0.6])
+    assert one.mean == pytest.approx(0.1) and one.se == 0 and not one.resolved
+    assert "no difference this budget resolves" in one.verdict()
+
+
+def test_gain_rejects_what_it_cannot_pair():
+    with pytest.raises(ValueError, match="same seeds"):
+        utils.gain(fake_runs("a", [0.5, 0.6], seeds=(0, 1)),
+                   fake_runs("b", [0.5, 0.6], seeds=(1, 2)), "val")
+    with pytest.raises(ValueError, match="one value per seed"):
+        utils.gain([0.5, 0.6], [0.7])
+    with pytest.raises(ValueError, match="nothing to compare"):
+        utils.gain([], [])
+    with pytest.raises(TypeError, match="two Runs or two sequences"):
+        utils.gain(fake_runs("a", [0.5, 0.6, 0.7]), [0.5, 0.6, 0.7])
+
+
+def test_t_quantiles_match_scipy():
+    from scipy import stats
+
+    for df in range(1, 40):
+        expected = stats.t.ppf(0.975, df) if df <= 30 else 1.960
+        assert utils.t_quantile(df) == pytest.approx(expected, abs=6e-4), df
+    with pytest.raises(ValueError, match="at least 1"):
+        utils.t_quantile(0)
+
+
+def test_sweep_widens_the_grid_at_an_edge_and_flags_ties(monkeypatch, capsys):
+    # A fake trainer: validation accuracy peaks near lr 0.03, and seeds shift every rate
+    # alike (lr 0.1 a little less alike, so that its paired gap has a spread).
+    def fake_train_seeds(make_net, train_iter, val_iter, num_epochs, lr, seeds, *, name,
+                         verbose, **kwargs):
+        peak = {0.0111: 0.70, 0.0333: 0.80, 0.1: 0.79, 0.3: 0.60}[round(lr, 4)]
+        return fake_runs(name, [peak + 0.01 * s + (0.002 * s * s if lr == 0.1 else 0)
+                                for s in (0, 1, 2)])
+    monkeypatch.setattr(utils.experiment, "train_seeds", fake_train_seeds)
+    result = utils.sweep(None, None, None, 1, [0.1, 0.3], seeds=[0, 1, 2], name="net")
+    # 0.1 was at the edge: 0.0333 added; then 0.0333 was: 0.0111 added, and it lost
+    assert list(result.runs) == [0.0111, 0.0333, 0.1, 0.3]
+    assert result.lr == 0.0333 and not result.at_edge
+    printed = capsys.readouterr().out
+    assert "net: lr 0.1 is at the edge of the grid; trying lr 0.0333" in printed
+    assert "net: lr 0.0333 is at the edge of the grid; trying lr 0.0111" in printed
+    assert result.ties == [0.1]                          # 0.80 vs 0.79-0.80: not resolved
+    assert result.describe().startswith(
+        "net: lr 0.0333 chosen from {0.0111, 0.0333, 0.1, 0.3}, val 0.810 (sd 0.010, 3 seeds)")
+    assert "tied with lr 0.1" in result.describe() and "EDGE" not in result.describe()
+    stuck = utils.sweep(None, None, None, 1, [0.1, 0.3], seeds=[0, 1, 2], name="net", widen=0)
+    assert stuck.at_edge and stuck.lr == 0.1 and "AT THE EDGE" in stuck.describe()
+    single = utils.sweep(None, None, None, 1, [0.3], seeds=[0, 1, 2], name="net")
+    assert list(single.runs) == [0.3] and not single.at_edge
+    with pytest.raises(ValueError, match="positive"):
+        utils.sweep(None, None, None, 1, [], seeds=[0])
+
+
+def test_train_seeds_takes_an_optimizer_factory():
+    train_iter, val_iter = make_loaders(n=256)
+    made = []
+
+    def momentum(params, lr):
+        made.append(lr)
+        return torch.optim.SGD(params, lr, momentum=0.9)
+    runs = utils.train_seeds(small_net, train_iter, val_iter, 1, 0.05, seeds=[0, 1],
+                             optimizer=momentum, verbose=False)
+    assert made == [0.05, 0.05] and len(runs) == 2
+    plain = utils.train_seeds(small_net, train_iter, val_iter, 1, 0.05, seeds=[0],
+                              verbose=False)
+    assert not torch.equal(plain.runs[0].net[0].weight, runs.runs[0].net[0].weight)
+    lazy = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(10))  # noqa: E731
+    with pytest.raises(ValueError, match="lazy layers"):
+        utils.train_seeds(lazy, train_iter, val_iter, 1, 0.05, seeds=[0], optimizer=momentum)
 
 
 def test_plot_runs_draws_every_seed():

@@ -45,7 +45,11 @@ def test_budgets_exist_in_both_profiles_and_describe():
                         widths=(1, 2, 3, 4), model={"growth_rate": 12})
     assert made.describe() == ("2 epochs, batch 64, lr 0.05, train on 1,000 images, test on "
                                "all 10,000, input 32x32, stage widths (1, 2, 3, 4), "
-                               "growth_rate=12")
+                               "growth_rate=12; 32 updates per run (2,000 examples seen)")
+    assert made.updates == 2 * 16 and made.examples == 1_000            # 1,000 / 64: 15 + 1
+    whole = utils.Budget(num_epochs=3, batch_size=256, val_size=5_000)
+    assert whole.examples == 55_000 and whole.updates == 3 * 215        # 55,000 / 256 = 214.8
+    assert "645 updates per run (165,000 examples seen)" in whole.describe()
     for name, budget in quick.budgets.items():   # ResNet stage widths live in the table too
         big = full.budget(name)
         assert (budget.widths is None) == (big.widths is None), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -20,7 +21,6 @@ MARKERS = {"# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_CHECK_OUTPUT",
            "# NBVAL_RAISES_EXCEPTION"}
 LOCAL_PATHS = sorted({str(REPO) + "/", str(REPO.parent) + "/", os.path.expanduser("~") + "/",
                       tempfile.gettempdir() + "/"} - {"//"})
-TRAINING_CALL = re.compile(r"\b(utils\.)?train\(")
 
 
 def cells(path: Path, kind: str | None = None) -> list[dict]:
@@ -83,18 +83,108 @@ def test_setup_cell_and_config_share_the_repository_url():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
-def test_ignored_outputs_are_followed_by_asserts(path):
-    """A training cell whose output nbval ignores is followed by a checking cell."""
-    code = [c for c in cells(path, "code") if source(c).strip()]
-    for i, cell in enumerate(code):
+def test_nbval_markers_stand_alone(path):
+    for i, cell in enumerate(c for c in cells(path, "code") if source(c).strip()):
         first = source(cell).splitlines()[0]
         if first.startswith("# NBVAL"):
             assert first in MARKERS, f"cell {i}: nbval markers must stand alone: {first!r}"
-        if first == "# NBVAL_IGNORE_OUTPUT" and TRAINING_CALL.search(source(cell)):
-            following = source(code[i + 1]) if i + 1 < len(code) else ""
-            assert "assert" in following, (
-                f"code cell {i} trains with its output ignored; the next code cell must "
-                "assert what has to hold (e.g. an accuracy floor)")
+
+
+TRAINERS = {"train", "train_seeds", "sweep"}
+
+
+def is_ignored(cell: dict) -> bool:
+    """nbval ignores the cell's output (its marker comment, or the cell tag)."""
+    return (source(cell).lstrip().startswith("# NBVAL_IGNORE_OUTPUT")
+            or "nbval-ignore-output" in cell.get("metadata", {}).get("tags", []))
+
+
+def parse(cell: dict) -> ast.Module:
+    """The cell as Python: IPython's magics and shell lines become ``pass``."""
+    lines = ["pass" if line.lstrip().startswith(("%", "!")) else line
+             for line in source(cell).splitlines()]
+    return ast.parse("\n".join(lines))
+
+
+def called(tree: ast.AST) -> set[str]:
+    """Names of the functions a tree calls: ``f(...)``, ``utils.f(...)``, ``obj.f(...)``."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                names.add(func.id)
+            elif isinstance(func, ast.Attribute):
+                names.add(func.attr)
+    return names
+
+
+def trainers(code: list[dict]) -> set[str]:
+    """utils' training functions and every notebook function that calls one, however
+    indirectly (a fixed point over the notebook's function definitions)."""
+    defs = {node.name: node for cell in code for node in ast.walk(parse(cell))
+            if isinstance(node, ast.FunctionDef)}
+    found = set(TRAINERS)
+    while True:
+        more = {name for name, node in defs.items() if name not in found and called(node) & found}
+        if not more:
+            return found
+        found |= more
+
+
+def defined(tree: ast.Module) -> set[str]:
+    """Names a cell binds at its top level (``x = ...``, ``x[k] = ...``, ``for x in``, ...)."""
+    names = set()
+    for stmt in tree.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(
+                    node.ctx, ast.Store):
+                base = node.value
+                while isinstance(base, (ast.Subscript, ast.Attribute)):
+                    base = base.value
+                if isinstance(base, ast.Name):
+                    names.add(base.id)
+            if isinstance(node, (ast.FunctionDef, ast.Lambda)) and node is not stmt:
+                break
+    return names
+
+
+def asserted(tree: ast.Module) -> set[str]:
+    """Names that the cell's ``assert`` statements mention."""
+    return {node.id for a in ast.walk(tree) if isinstance(a, ast.Assert)
+            for node in ast.walk(a) if isinstance(node, ast.Name)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_ignored_training_outputs_are_followed_by_asserts(path):
+    """A cell that trains with its output ignored (directly, or through a notebook
+    function that trains) is followed, after any further ignored cells, by a cell that
+    asserts on something the ignored cells defined."""
+    code = [c for c in cells(path, "code") if source(c).strip()]
+    train_names = trainers(code)
+    problems = []
+    i = 0
+    while i < len(code):
+        cell = code[i]
+        if not (is_ignored(cell) and called(parse(cell)) & train_names):
+            i += 1
+            continue
+        names = set()
+        j = i
+        while j < len(code) and is_ignored(code[j]):      # the run of ignored cells
+            names |= defined(parse(code[j]))
+            j += 1
+        checked = asserted(parse(code[j])) if j < len(code) else set()
+        if not checked & names:
+            problems.append(
+                f"code cell {i} trains ({', '.join(sorted(called(parse(cell)) & train_names))}) "
+                f"with its output ignored, and the next checked cell "
+                f"({'none' if j == len(code) else f'code cell {j}'}) asserts on none of "
+                f"{sorted(names)}")
+        i = j
+    assert not problems, "\n".join(problems)
 
 
 def test_every_chapter_has_exercises_and_is_in_the_toc():

@@ -111,8 +111,14 @@ def compare_line(**fields: object) -> str:
 
 def test_compare_prefix_and_gain_match_utils() -> None:
     assert results_table.COMPARE_PREFIX == utils.experiment.COMPARE_PREFIX
-    for b, t in [([0.8, 0.82, 0.81], [0.85, 0.86, 0.8]), ([0.5], [0.7]), ([0.1, 0.2], [0.3])]:
-        assert results_table.gain(b, t) == pytest.approx(utils.experiment.gain(b, t))
+    for b, t in [([0.8, 0.82, 0.81], [0.85, 0.86, 0.8]), ([0.5], [0.7]), ([0.1, 0.2], [0.3, 0.2])]:
+        paired = utils.experiment.gain(b, t)
+        assert results_table.gain(b, t) == pytest.approx((paired.mean, paired.se))
+    with pytest.raises(ValueError):                         # unpaired lists are refused
+        results_table.gain([0.1, 0.2], [0.3])
+    budget = {"num_epochs": 4, "batch_size": 64, "train_size": 12_000}
+    assert results_table._budget(budget) == "4 epochs on 12,000 images (752 updates)"
+    assert str(utils.Budget(**budget).updates) in results_table._budget(budget)
 
 
 def test_comparisons_come_first_with_mean_spread_gain_and_wins(tmp_path: Path) -> None:
@@ -123,10 +129,10 @@ def test_comparisons_come_first_with_mean_spread_gain_and_wins(tmp_path: Path) -
     text = out.read_text()
     assert text.index("Baseline accuracy") < text.index("Single training runs")
     row = next(line for line in text.splitlines() if "LeNet + BN |" in line)
-    diff, se = utils.experiment.gain([0.80, 0.82, 0.81], [0.85, 0.86, 0.80])
+    paired = utils.experiment.gain([0.80, 0.82, 0.81], [0.85, 0.86, 0.80])
     assert row == ("| [6. Batch Normalization](chapters/06_batch_norm.ipynb) | LeNet "
                    "| LeNet + BN | 0.810 ± 0.010 | 0.837 ± 0.032 "
-                   f"| {diff:+.3f} ± {se:.3f} | 2 of 3 seeds "
+                   f"| {paired.mean:+.3f} ± {paired.se:.3f} | 2 of 3 seeds "
                    "| 4 epochs on 12,000 images, `quick` profile |")
 
 

@@ -104,12 +104,11 @@ def read_comparisons(path: Path) -> list[dict]:
 
 
 def gain(baseline: list[float], treatment: list[float]) -> tuple[float, float]:
-    """Difference of means and its standard error (as ``utils.gain``, checked by a test)."""
-    def var(x: list[float]) -> float:
-        return statistics.variance(x) if len(x) > 1 else 0.0
-
-    diff = statistics.fmean(treatment) - statistics.fmean(baseline)
-    return diff, math.sqrt(var(baseline) / len(baseline) + var(treatment) / len(treatment))
+    """Mean of the per-seed differences and its standard error (paired by seed, as
+    ``utils.gain``; a test checks that the two agree)."""
+    diffs = [t - b for b, t in zip(baseline, treatment, strict=True)]
+    sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+    return statistics.fmean(diffs), sd / math.sqrt(len(diffs))
 
 
 def _spread(values: list[float]) -> str:
@@ -119,7 +118,11 @@ def _spread(values: list[float]) -> str:
 
 def _budget(b: dict) -> str:
     train = b.get("train_size") or 60_000 - (b.get("val_size") or 0)
-    return f"{int(b['num_epochs'])} epochs on {int(train):,} images"
+    text = f"{int(b['num_epochs'])} epochs on {int(train):,} images"
+    if b.get("batch_size"):          # as utils.Budget.updates computes them
+        updates = int(b["num_epochs"]) * math.ceil(int(train) / int(b["batch_size"]))
+        text += f" ({updates:,} updates)"
+    return text
 
 
 def render_comparisons(records: list[dict], link_base: Path = ROOT) -> str:
@@ -129,11 +132,11 @@ def render_comparisons(records: list[dict], link_base: Path = ROOT) -> str:
     lines = [
         "Each row compares a baseline with a treatment that differs from it in one thing,",
         "each at settings chosen on a validation split, trained from the same seeds and",
-        "scored once on the test set: mean ± standard deviation over the seeds, and the",
-        "gain (difference of the means) ± its standard error.",
+        "scored once on the test set: mean ± standard deviation (sd) over the seeds, and the",
+        "gain: the mean of the per-seed differences ± its standard error (SE).",
         "",
-        "| Chapter | Baseline | Treatment | Baseline accuracy | Treatment accuracy "
-        "| Gain | Treatment wins on | Budget |",
+        "| Chapter | Baseline | Treatment | Baseline accuracy (± sd) "
+        "| Treatment accuracy (± sd) | Gain (± SE) | Treatment ahead on | Budget |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for r in records:

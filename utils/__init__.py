@@ -40,14 +40,18 @@ from .device import (
     try_gpu,
 )
 from .experiment import (
+    Gain,
     Run,
     Runs,
+    Sweep,
     choose,
     compare,
     gain,
     glue,
     plot_runs,
     runs_table,
+    sweep,
+    t_quantile,
     train_seeds,
 )
 from .history import History, report_result
@@ -90,7 +94,8 @@ __all__ = [
     "recompute_bn_statistics", "report_result", "resnet18", "resnet_stage", "save_checkpoint",
     "seed_everything", "show_images",
     "train", "try_all_gpus", "try_gpu",
-    "Run", "Runs", "choose", "compare", "gain", "glue", "plot_runs", "runs_table", "train_seeds",
+    "Gain", "Run", "Runs", "Sweep", "choose", "compare", "gain", "glue", "plot_runs", "runs_table",
+    "sweep", "t_quantile", "train_seeds",
     "VGG11", "DenseBlock", "Inception", "alexnet", "dense_conv_block", "densenet", "googlenet",
     "googlenet_small", "nin", "nin_block", "transition_block", "vgg", "vgg_block",
 ]

@@ -16,7 +16,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from .device import seed_everything
+from .device import is_lazy, seed_everything
 from .history import History
 from .profile import Budget, get_profile
 from .training import TrainingDivergedError, evaluate_accuracy, train
@@ -98,8 +98,8 @@ class Runs:
         return statistics.stdev(values) if len(values) > 1 else 0.0
 
     def summary(self, split: str = "val") -> str:
-        """``"0.842 ± 0.004 (3 seeds)"``: mean and standard deviation on ``split``."""
-        return f"{self.mean(split):.3f} ± {self.std(split):.3f} ({len(self)} seeds)"
+        """``"0.842 (sd 0.004, 3 seeds)"``: mean and standard deviation on ``split``."""
+        return f"{self.mean(split):.3f} (sd {self.std(split):.3f}, {len(self)} seeds)"
 
     def score(self, split: str, data_iter: Any,
               device: torch.device | str | None = None) -> list[float]:
@@ -117,10 +117,13 @@ class Runs:
         return f"Runs({self.name!r}, seeds={self.seeds}, config={self.config}, scored={scored})"
 
 
+OptimizerFactory = Callable[[Iterable[nn.Parameter], float], torch.optim.Optimizer]
+
+
 def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: Any,
                 num_epochs: int, lr: float, seeds: Sequence[int] | None = None, *,
                 name: str = "", device: torch.device | str | None = None,
-                optimizer: str = "sgd", verbose: bool = True) -> Runs:
+                optimizer: str | OptimizerFactory = "sgd", verbose: bool = True) -> Runs:
     """Train a fresh ``make_net()`` from each seed and score it on validation.
 
     Before each run, :func:`seed_everything` seeds the initial weights and
@@ -138,7 +141,9 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
         seeds: default: the active profile's ``seeds``.
         name: a label for tables, plots and the printed lines.
         device: where to train (default: where the model is built).
-        optimizer: ``"sgd"`` or ``"adam"``.
+        optimizer: ``"sgd"``, ``"adam"``, or a factory ``(parameters, lr) ->
+            optimizer`` called once per run, e.g. ``lambda p, lr: torch.optim.SGD(p,
+            lr, momentum=0.9)`` (the model must then have no lazy layers).
         verbose: print one line per run.
 
     Returns:
@@ -148,7 +153,7 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
 
     Raises:
         TypeError: ``train_iter`` cannot be reseeded.
-        ValueError: no seeds.
+        ValueError: no seeds, or an optimizer factory with a lazy model.
     """
     if not callable(getattr(train_iter, "reseed", None)):
         raise TypeError("train_iter has no reseed(seed) method, so the order of its batches "
@@ -163,9 +168,19 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
         seed_everything(seed)
         train_iter.reseed(seed)
         net = make_net()
+        if callable(optimizer):
+            if any(is_lazy(p) for p in net.parameters()):
+                raise ValueError("an optimizer factory needs the parameters' shapes, and this "
+                                 "model has lazy layers: run one batch through it in make_net, "
+                                 "or pass optimizer='sgd'/'adam'")
+            if device is not None:
+                net.to(device)
+            how: dict[str, Any] = {"optimizer": optimizer(net.parameters(), lr)}
+        else:
+            how = {"lr": lr, "optimizer": optimizer}
         try:
-            history = train(net, train_iter, val_iter, num_epochs, lr, device=device,
-                            optimizer=optimizer, plot=False, verbose=False)
+            history = train(net, train_iter, val_iter, num_epochs, device=device,
+                            plot=False, verbose=False, **how)
             run = Run(seed, net, history, {"val": history.last["test_acc"]})
             loss = f"train loss {history.last['train_loss']:.3f}"
         except TrainingDivergedError:
@@ -182,6 +197,9 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
 def choose(candidates: Mapping[K, Runs], split: str = "val") -> K:
     """The key of the candidate with the highest mean accuracy on ``split``.
 
+    For a grid of learning rates, :func:`sweep` also says whether the choice is
+    tied with another rate or sits at the edge of the grid (and widens it).
+
     Raises:
         ValueError: no candidates.
     """
@@ -190,17 +208,240 @@ def choose(candidates: Mapping[K, Runs], split: str = "val") -> K:
     return max(candidates, key=lambda k: candidates[k].mean(split))
 
 
-def gain(baseline: Sequence[float], treatment: Sequence[float]) -> tuple[float, float]:
-    """Difference of means (treatment - baseline) and its standard error.
+@dataclass
+class Sweep:
+    """One network trained at every learning rate of a grid, from the same seeds.
 
-    The standard error is ``sqrt(s_b^2 / n_b + s_t^2 / n_t)`` with sample
-    standard deviations ``s`` (0 for a single run).
+    ``runs`` maps each rate, in increasing order, to its :class:`Runs`. The
+    choice is the rate with the best mean validation accuracy; ``ties`` lists
+    the other rates that the decision rule (:class:`Gain`) does not separate
+    from it, and ``at_edge`` says that the choice is still the lowest or highest
+    rate tried (after :func:`sweep` widened the grid as far as it was allowed).
     """
-    def var(x: Sequence[float]) -> float:
-        return statistics.variance(x) if len(x) > 1 else 0.0
 
-    diff = statistics.fmean(treatment) - statistics.fmean(baseline)
-    return diff, math.sqrt(var(baseline) / len(baseline) + var(treatment) / len(treatment))
+    name: str
+    runs: dict[float, Runs]
+    split: str = "val"
+
+    @property
+    def lr(self) -> float:
+        """The chosen learning rate."""
+        return choose(self.runs, self.split)
+
+    @property
+    def best(self) -> Runs:
+        """The runs at the chosen rate."""
+        return self.runs[self.lr]
+
+    @property
+    def at_edge(self) -> bool:
+        """The choice is the lowest or the highest rate of the grid."""
+        return len(self.runs) > 1 and self.lr in (min(self.runs), max(self.runs))
+
+    @property
+    def ties(self) -> list[float]:
+        """Other rates whose paired difference from the choice is not resolved."""
+        best = self.best
+        return [lr for lr, runs in self.runs.items()
+                if lr != self.lr and not gain(runs, best, self.split).resolved]
+
+    def describe(self) -> str:
+        """One line: the choice, the grid, and a flag for a tie or an edge."""
+        grid = ", ".join(f"{lr:g}" for lr in self.runs)
+        line = (f"{self.name}: lr {self.lr:g} chosen from {{{grid}}}, {self.split} "
+                f"{self.best.summary(self.split)}")
+        if self.ties:
+            line += "; tied with lr " + ", ".join(f"{lr:g}" for lr in self.ties)
+        if self.at_edge:
+            line += "; AT THE EDGE of the grid"
+        return line
+
+
+def sweep(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: Any,
+          num_epochs: int, lrs: Sequence[float], seeds: Sequence[int] | None = None, *,
+          name: str = "", widen: int = 2, verbose: bool = True, **kwargs: Any) -> Sweep:
+    """Train ``make_net`` at every rate of ``lrs`` from every seed; widen the grid at an edge.
+
+    While the best rate (mean validation accuracy over the seeds) is the lowest
+    or the highest one tried, one more rate is tried beyond it, a grid step
+    further (the ratio of the first two rates), at most ``widen`` times. Each
+    addition is printed. A single rate is no grid: it is trained and kept.
+
+    Args:
+        make_net, train_iter, val_iter, num_epochs, seeds: as for :func:`train_seeds`.
+        lrs: the learning rates to try first (positive).
+        name: the network's name; each configuration is named ``"name, lr X"``.
+        widen: how many rates may be added beyond the edges (0: never).
+        verbose: print one line per run and per added rate.
+        **kwargs: passed to :func:`train_seeds` (``device``, ``optimizer``).
+
+    Returns:
+        The :class:`Sweep`; its ``describe()`` says which rate it chose and flags
+        a tie or a choice still at the edge.
+
+    Raises:
+        ValueError: no rates, or a rate that is not positive.
+    """
+    grid = sorted(set(float(lr) for lr in lrs))
+    if not grid or grid[0] <= 0:
+        raise ValueError(f"learning rates must be positive and at least one, got {list(lrs)}")
+    step = grid[1] / grid[0] if len(grid) > 1 else 1.0   # one rate: no grid to widen
+    name = name or "model"
+
+    def run(lr: float) -> Runs:
+        return train_seeds(make_net, train_iter, val_iter, num_epochs, lr, seeds,
+                           name=f"{name}, lr {lr:g}", verbose=verbose, **kwargs)
+
+    runs = {lr: run(lr) for lr in grid}
+    for _ in range(widen):
+        result = Sweep(name, dict(sorted(runs.items())))
+        if not result.at_edge:
+            break
+        edge = result.lr
+        extra = float(f"{edge * step if edge == max(runs) else edge / step:.3g}")
+        if verbose:
+            print(f"{name}: lr {edge:g} is at the edge of the grid; trying lr {extra:g}")
+        runs[extra] = run(extra)
+    return Sweep(name, dict(sorted(runs.items())))
+
+
+# Two-sided 95% quantiles of Student's t distribution, t(0.975, df), for df = 1..30
+# (tests/test_experiment.py checks them against scipy); beyond 30, the normal's 1.960.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+         2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_quantile(df: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"df must be at least 1 (two or more seeds), got {df}")
+    return _T975[df - 1] if df <= len(_T975) else 1.960
+
+
+@dataclass(frozen=True)
+class Gain:
+    """Treatment minus baseline, seed by seed: the book's one decision rule.
+
+    Seed ``k`` gives both arms the same initial weights, batch order and data,
+    so the runs are paired: the gain is the mean of the per-seed differences
+    ``diffs`` and its standard error is their sample standard deviation over
+    ``sqrt(n)``. A difference is **resolved** when the 95% confidence interval
+    of that mean, ``mean ± t(n-1) * se``, excludes zero (with 3 seeds,
+    ``t(2) = 4.30``: a difference must exceed 4.3 standard errors); a single seed
+    resolves nothing. :meth:`verdict` words the sentence the prose glues.
+
+    ``higher_is_better`` is ``False`` for a loss or an error rate: the mean is
+    still treatment minus baseline, but "ahead" then means lower.
+    """
+
+    baseline: str
+    treatment: str
+    diffs: tuple[float, ...]
+    higher_is_better: bool = True
+
+    @property
+    def n(self) -> int:
+        """Number of paired seeds."""
+        return len(self.diffs)
+
+    @property
+    def mean(self) -> float:
+        """Mean of the per-seed differences (treatment - baseline)."""
+        return statistics.fmean(self.diffs)
+
+    @property
+    def sd(self) -> float:
+        """Sample standard deviation of the per-seed differences (0 for one seed)."""
+        return statistics.stdev(self.diffs) if self.n > 1 else 0.0
+
+    @property
+    def se(self) -> float:
+        """Standard error of :attr:`mean`: ``sd / sqrt(n)`` (0 for one seed)."""
+        return self.sd / math.sqrt(self.n)
+
+    @property
+    def ahead(self) -> int:
+        """Seeds on which the treatment did better than the baseline."""
+        sign = 1 if self.higher_is_better else -1
+        return sum(sign * d > 0 for d in self.diffs)
+
+    @property
+    def behind(self) -> int:
+        """Seeds on which the treatment did worse than the baseline."""
+        sign = 1 if self.higher_is_better else -1
+        return sum(sign * d < 0 for d in self.diffs)
+
+    @property
+    def resolved(self) -> bool:
+        """The 95% confidence interval of the mean difference excludes zero."""
+        return self.n > 1 and abs(self.mean) > t_quantile(self.n - 1) * self.se
+
+    @property
+    def better(self) -> bool:
+        """Resolved, in the treatment's favour."""
+        return self.resolved and (self.mean > 0) == self.higher_is_better
+
+    @property
+    def worse(self) -> bool:
+        """Resolved, in the baseline's favour."""
+        return self.resolved and not self.better
+
+    def __str__(self) -> str:
+        """``"+0.042 ± 0.006 (SE, 3 paired seeds)"``."""
+        return f"{self.mean:+.3f} ± {self.se:.3f} (SE, {self.n} paired seeds)"
+
+    def verdict(self) -> str:
+        """The sentence the rule gives, e.g. ``"LeNet ahead on 3 of 3 paired seeds,
+        +0.042 ± 0.006 (SE)"`` or ``"no difference this budget resolves (LeNet ahead on 2
+        of 3 paired seeds, +0.004 ± 0.006 (SE))"``."""
+        if self.better:
+            who, seeds = self.treatment, self.ahead
+        elif self.worse:
+            who, seeds = self.baseline, self.behind
+        else:
+            who, seeds = self.treatment, self.ahead
+        said = (f"{who} ahead on {seeds} of {self.n} paired seeds, "
+                f"{self.mean:+.3f} ± {self.se:.3f} (SE)")
+        return said if self.resolved else f"no difference this budget resolves ({said})"
+
+
+def gain(baseline: Runs | Sequence[float], treatment: Runs | Sequence[float],
+         split: str = "test", *, higher_is_better: bool = True,
+         names: tuple[str, str] | None = None) -> Gain:
+    """The paired gain of ``treatment`` over ``baseline`` (see :class:`Gain`).
+
+    Args:
+        baseline, treatment: two :class:`Runs` from the same seeds (their
+            ``split`` scores are paired by seed), or two equally long sequences of
+            per-seed values in the same seed order (accuracies, losses).
+        split: the scores compared when given :class:`Runs`.
+        higher_is_better: ``False`` for losses and error rates.
+        names: what the verdict calls the two arms (default: the runs' names,
+            else ``"baseline"`` and ``"treatment"``).
+
+    Raises:
+        ValueError: runs from different seeds, sequences of different lengths, or
+            nothing to compare.
+    """
+    if isinstance(baseline, Runs) and isinstance(treatment, Runs):
+        if baseline.seeds != treatment.seeds:
+            raise ValueError(f"baseline seeds {baseline.seeds} differ from treatment seeds "
+                             f"{treatment.seeds}: a paired gain needs runs from the same seeds")
+        default = (baseline.name, treatment.name)
+        b, t = baseline.scores(split), treatment.scores(split)
+    elif isinstance(baseline, Runs) or isinstance(treatment, Runs):
+        raise TypeError("pass two Runs or two sequences of per-seed values, not one of each")
+    else:
+        default = ("baseline", "treatment")
+        b, t = [float(v) for v in baseline], [float(v) for v in treatment]
+        if len(b) != len(t):
+            raise ValueError(f"{len(b)} baseline values and {len(t)} treatment values: a paired "
+                             "gain needs one value per seed in each, in the same seed order")
+    if not b:
+        raise ValueError("nothing to compare: pass at least one seed's values")
+    first, second = names or default
+    return Gain(first, second, tuple(y - x for x, y in zip(b, t, strict=True)), higher_is_better)
 
 
 def runs_table(candidates: Sequence[Runs], split: str = "val") -> str:

@@ -6,6 +6,7 @@ cores; ``full`` uses the published-scale settings and wants a GPU.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,8 +43,19 @@ class Budget:
     model: Mapping[str, object] = field(default_factory=dict)
     val_size: int | None = None
 
+    @property
+    def examples(self) -> int:
+        """Training images per epoch: ``train_size``, else all the validation split leaves."""
+        return self.train_size if self.train_size is not None else 60_000 - (self.val_size or 0)
+
+    @property
+    def updates(self) -> int:
+        """Optimizer steps per run: epochs times batches per epoch (the last one partial)."""
+        return self.num_epochs * math.ceil(self.examples / self.batch_size)
+
     def describe(self) -> str:
-        """One line that states the budget, for printing above a training cell."""
+        """One line that states the budget, for printing above a training cell: epochs,
+        batch, data sizes, and the updates and examples seen per run."""
         left = 60_000 - (self.val_size or 0)
         train = f"all {left:,}" if self.train_size is None else f"{self.train_size:,}"
         test = "all 10,000" if self.test_size is None else f"{self.test_size:,}"
@@ -53,7 +65,8 @@ class Budget:
         model = "".join(f", {k}={v!r}" for k, v in self.model.items())
         return (f"{self.num_epochs} epochs, batch {self.batch_size}, lr {self.lr:g}, "
                 f"train on {train} images, {val}test on {test}, input {side}x{side}{stages}"
-                f"{model}")
+                f"{model}; {self.updates:,} updates per run "
+                f"({self.num_epochs * self.examples:,} examples seen)")
 
 
 # A DenseNet narrow and short enough to train on 28x28 images on a CPU (chapter 8).
