@@ -112,6 +112,8 @@ def test_gain_is_paired_by_seed():
     assert g.ahead == 3 and g.behind == 0 and g.resolved and g.better and not g.worse
     assert g.verdict() == "treat ahead on 3 of 3 paired seeds, +0.025 ± 0.003 (SE)"
     assert str(g) == "+0.025 ± 0.003 (SE, 3 paired seeds)"
+    mean, se = g                                          # unpacks as (mean, se)
+    assert (mean, se) == (g.mean, g.se)
     # the same values, as sequences in seed order, give the same gain
     same = utils.gain([0.80, 0.70, 0.60], [0.82, 0.73, 0.625])
     assert same.diffs == g.diffs and (same.baseline, same.treatment) == ("baseline", "treatment")

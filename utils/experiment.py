@@ -387,6 +387,10 @@ class Gain:
         """Resolved, in the baseline's favour."""
         return self.resolved and not self.better
 
+    def __iter__(self) -> Iterator[float]:
+        """Unpacks as ``(mean, se)``: ``diff, se = utils.gain(a, b)``."""
+        return iter((self.mean, self.se))
+
     def __str__(self) -> str:
         """``"+0.042 ± 0.006 (SE, 3 paired seeds)"``."""
         return f"{self.mean:+.3f} ± {self.se:.3f} (SE, {self.n} paired seeds)"
