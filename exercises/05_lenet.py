@@ -205,6 +205,7 @@ classic_sgd = train_config(f"sigmoid, avg pool, SGD lr {classic_lr:g}", classic_
 # %% tags=["hide-input"]
 sgd_scores = classic_sgd.scores("val")
 assert len(sgd_scores) == len(profile.seeds) and all(0 <= s <= 1 for s in sgd_scores)
+assert all(len(r.history) == budget.num_epochs for r in classic_sgd)    # none diverged
 sgd_stuck = sum(s < 0.2 for s in sgd_scores)
 sgd_verdict = ("every seed ended below 0.2 validation accuracy, still on the plateau "
                "near the 0.1 of guessing" if sgd_stuck == len(sgd_scores)

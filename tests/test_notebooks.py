@@ -91,6 +91,7 @@ def test_nbval_markers_stand_alone(path):
 
 
 TRAINERS = {"train", "train_seeds", "sweep"}
+FOLLOW = 3      # the checking cell is one of the 3 code cells after the ignored ones
 
 
 def is_ignored(cell: dict) -> bool:
@@ -152,17 +153,25 @@ def defined(tree: ast.Module) -> set[str]:
 
 
 def asserted(tree: ast.Module) -> set[str]:
-    """Names that the cell's ``assert`` statements mention."""
-    return {node.id for a in ast.walk(tree) if isinstance(a, ast.Assert)
-            for node in ast.walk(a) if isinstance(node, ast.Name)}
+    """Names that the cell's ``assert`` statements mention, with the names a ``for``
+    loop iterates over when its body asserts (``for r in runs.values(): assert ...``)."""
+    def names(node: ast.AST) -> set[str]:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            found |= names(node)
+        elif isinstance(node, ast.For) and any(isinstance(n, ast.Assert) for n in ast.walk(node)):
+            found |= names(node.iter)
+    return found
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
-def test_ignored_training_outputs_are_followed_by_asserts(path):
-    """A cell that trains with its output ignored (directly, or through a notebook
-    function that trains) is followed, after any further ignored cells, by a cell that
-    asserts on something the ignored cells defined."""
-    code = [c for c in cells(path, "code") if source(c).strip()]
+def unchecked_training(code: list[dict]) -> list[str]:
+    """What :func:`test_ignored_training_outputs_are_followed_by_asserts` reports: a
+    cell that trains with its output ignored (directly, or through a notebook function
+    that trains) must be followed, after any further ignored cells, by a cell that
+    asserts on something the ignored cells defined, within the next FOLLOW code cells
+    and before the next cell that trains."""
     train_names = trainers(code)
     problems = []
     i = 0
@@ -176,15 +185,56 @@ def test_ignored_training_outputs_are_followed_by_asserts(path):
         while j < len(code) and is_ignored(code[j]):      # the run of ignored cells
             names |= defined(parse(code[j]))
             j += 1
-        checked = asserted(parse(code[j])) if j < len(code) else set()
-        if not checked & names:
+        # the checking cell: one of the next few cells whose output nbval compares (a
+        # figure or a table may stand between), and before the next training cell
+        window, ok = [], False
+        for k in range(j, min(j + FOLLOW, len(code))):
+            window.append(k)
+            if asserted(parse(code[k])) & names:
+                ok = True
+                break
+            if called(parse(code[k])) & train_names:     # training again: too late
+                break
+            if is_ignored(code[k]):      # an ignored cell that derives from the runs
+                names |= defined(parse(code[k]))
+        if not ok:
             problems.append(
                 f"code cell {i} trains ({', '.join(sorted(called(parse(cell)) & train_names))}) "
-                f"with its output ignored, and the next checked cell "
-                f"({'none' if j == len(code) else f'code cell {j}'}) asserts on none of "
-                f"{sorted(names)}")
+                f"with its output ignored, and none of the code cells {window} after it "
+                f"asserts on one of {sorted(names)}")
         i = j
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_ignored_training_outputs_are_followed_by_asserts(path):
+    problems = unchecked_training([c for c in cells(path, "code") if source(c).strip()])
     assert not problems, "\n".join(problems)
+
+
+def test_the_training_check_finds_what_it_should():
+    def cell(text, ignored=False, tag=False):
+        return {"cell_type": "code", "source": ("# NBVAL_IGNORE_OUTPUT\n" if ignored else "")
+                + text, "metadata": {"tags": ["nbval-ignore-output"] if tag else []}}
+    helper = cell("def run_arm(lr):\n    return utils.train_seeds(make, a, b, 1, lr)\n"
+                  "def twice(lr):\n    return [run_arm(lr), run_arm(lr)]")
+    trained = cell("%matplotlib inline\nruns = twice(0.1)\nbest = max(runs)", ignored=True)
+    figure = cell("plt.plot([1, 2])")
+    # a notebook function that trains, called two levels down, is a training call
+    assert unchecked_training([helper, trained, figure, cell("assert best.mean() > 0.5")]) == []
+    assert unchecked_training([helper, trained, cell("for r in runs:\n    assert r")]) == []
+    loose = unchecked_training([helper, trained, figure, cell("assert 1 + 1 == 2")])
+    assert len(loose) == 1 and "code cell 1 trains (twice)" in loose[0]
+    # too far away, or after the next training cell, does not count
+    far = [helper, trained, figure, figure, figure, cell("assert best")]
+    assert len(unchecked_training(far)) == 1
+    retrained = [helper, trained, cell("again = twice(1.0)"), cell("assert best")]
+    assert len(unchecked_training(retrained)) == 1
+    # the cell tag ignores the output as the comment does; an ignored derived cell counts
+    tagged = cell("model = utils.train(net, a, b, 1, 0.1)", tag=True)
+    derived = cell("acc = model.last", ignored=True)
+    assert unchecked_training([tagged, derived, cell("assert acc > 0.5")]) == []
+    assert len(unchecked_training([tagged, cell("print(1)")])) == 1
 
 
 def test_every_chapter_has_exercises_and_is_in_the_toc():
