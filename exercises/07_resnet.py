@@ -613,8 +613,9 @@ for runs in preact_chosen.values():
     print(f"chosen: {runs.name:<26} training loss "
           + " ".join(f"{r.history.last['train_loss']:.3f}" for r in runs)
           + f"   test {runs.summary('test')}")
-preact_gain, preact_se = utils.gain(preact_chosen["original"].scores("test"),
-                                    preact_chosen["pre-activation"].scores("test"))
+preact = utils.gain(preact_chosen["original"], preact_chosen["pre-activation"],
+                    names=("the original network", "the pre-activation network"))
+preact_gain, preact_se = preact
 print(f"pre-activation minus original, test accuracy: {preact_gain:+.3f} ± {preact_se:.3f}")
 
 # %% tags=["hide-input"]
@@ -623,11 +624,8 @@ print(f"pre-activation minus original, test accuracy: {preact_gain:+.3f} ± {pre
 for runs in preact_chosen.values():
     assert all(not r.diverged and r.history.last["train_loss"] < 1.2 for r in runs), runs
     assert runs.mean("test") > 0.5, runs.scores("test")
-verdict = ("within twice its standard error, so we read no winner into it"
-           if abs(preact_gain) < 2 * preact_se else
-           "more than twice its standard error, in favour of the "
-           + ("pre-activation" if preact_gain > 0 else "original") + " network")
-print("the difference is", verdict)
+verdict = preact.verdict()
+print(verdict)
 
 # %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
@@ -640,7 +638,7 @@ utils.glue("preact_verdict", verdict)
 # :class: dropdown
 # Both versions learn (the cell above checks every chosen run's training loss and each
 # network's mean test accuracy). Pre-activation changed the test accuracy by
-# {glue:text}`preact_gain:.3f` ± {glue:text}`preact_se:.3f`, a difference
+# {glue:text}`preact_gain:.3f` ± {glue:text}`preact_se:.3f` (SE, paired by seed):
 # {glue:text}`preact_verdict`. Read it with care: the two networks' training losses are
 # close (printed above), so the difference in test accuracy, measured in evaluation mode,
 # may come as much from how well the running statistics of batch norm have settled after
@@ -856,9 +854,10 @@ for runs in adam_chosen.values():
 # %% tags=["hide-input"]
 # NBVAL_IGNORE_OUTPUT
 plain_losses, res_losses = last_losses(adam_chosen[False]), last_losses(adam_chosen[True])
-assert min(plain_losses) > max(res_losses), (plain_losses, res_losses)
-assert min(adam_chosen[True].scores("test")) > max(adam_chosen[False].scores("test"))
-adam_gap, adam_gap_se = utils.gain(res_losses, plain_losses)
+adam_loss = utils.gain(plain_losses, res_losses, higher_is_better=False)   # residual - plain
+adam_test = utils.gain(adam_chosen[False], adam_chosen[True])
+assert adam_loss.ahead == adam_loss.n and adam_test.ahead == adam_test.n, (adam_loss, adam_test)
+adam_gap, adam_gap_se = -adam_loss.mean, adam_loss.se
 print(f"plain minus residual training loss: {adam_gap:.3f} ± {adam_gap_se:.3f}")
 
 # %% tags=["hide-input"]
