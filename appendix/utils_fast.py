@@ -21,7 +21,8 @@
 # - what `utils.train` reads back during an epoch, and how it decides layout and
 #   precision on each device;
 # - why `train` keeps the memory a step frees, on Linux;
-# - how `train` behaves when you press stop.
+# - how `train` behaves when you press stop;
+# - how the book decides whether one way of training beat another.
 
 # %% tags=["hide-input"]
 # Setup: make the book's `utils` importable locally, in CI and on Colab.
@@ -380,6 +381,50 @@ assert demo.interrupted and len(demo) == 1 and changed
 # averages carry over (and `utils.save_checkpoint` saves both, see the chapter on
 # [building models](../chapters/09_modules.ipynb)).
 #
+# ## How a comparison is decided
+#
+# Every page that compares two ways of training (a baseline and a treatment) decides
+# the same way, with one helper, `utils.gain`, and words its sentence from it:
+#
+# - **Paired by seed.** Seed $k$ gives both arms the same initial weights (where the
+#   networks have the same shapes), the same order of batches and the same data. So the
+#   unit of evidence is the per-seed difference $d_k = t_k - b_k$, and the gain is their
+#   mean $ar d$, with standard error $\mathrm{SE} = s_d / \sqrt{n}$ ($s_d$ the sample
+#   standard deviation of the $d_k$, $n$ the number of seeds). A seed that is hard for
+#   both arms moves both, and drops out of the difference.
+# - **The rule.** A difference is *resolved* when its 95% confidence interval,
+#   $ar d \pm t_{n-1} \cdot \mathrm{SE}$, excludes zero ($t_{n-1}$ is Student's
+#   quantile: 4.30 for 3 seeds, 2.78 for 5). Otherwise the page says "no difference this
+#   budget resolves", whatever the sign of the mean. The sentence also says on how many
+#   seeds the treatment was ahead.
+# - **Labels.** A spread over seeds is a standard deviation, written "sd"; the
+#   uncertainty of a mean difference is a standard error, written "SE".
+# - **Settings on validation.** Learning rates are chosen by mean validation accuracy
+#   over the seeds with `utils.sweep`, which tries one more rate beyond the end of the
+#   grid whenever the best one sits there, and says which other rates the rule cannot
+#   separate from the choice. The test set is scored once, on the chosen settings.
+#
+# Made-up accuracies of two arms on three seeds show why the pairing matters: seed 2
+# is hard for both.
+
+# %%
+import statistics
+
+baseline, treatment = [0.80, 0.70, 0.60], [0.82, 0.73, 0.625]
+paired = utils.gain(baseline, treatment, names=("the baseline", "the treatment"))
+print("per-seed differences:", [round(d, 3) for d in paired.diffs])
+print(paired.verdict())
+unpaired_se = (statistics.variance(baseline) / 3 + statistics.variance(treatment) / 3) ** 0.5
+print(f"as two unrelated samples, the SE would be {unpaired_se:.3f}, and the interval "
+      f"±{utils.t_quantile(2) * unpaired_se:.3f} would not exclude zero")
+
+# %% tags=["hide-input"]
+diffs = [t - b for b, t in zip(baseline, treatment, strict=True)]
+assert paired.mean == statistics.fmean(diffs)
+assert abs(paired.se - statistics.stdev(diffs) / 3 ** 0.5) < 1e-12
+assert paired.resolved and abs(paired.mean) < utils.t_quantile(2) * unpaired_se
+
+# %% [markdown]
 # ## Summary
 #
 # - The images live on the training device as `uint8`, a quarter of the memory of
@@ -395,3 +440,5 @@ assert demo.interrupted and len(demo) == 1 and changed
 # - On Linux, `train` keeps the memory that a step frees for the next step, instead of
 #   letting the C allocator hand it back and fault it in again, page by page.
 # - A stop press ends `train` cleanly with the weights reached so far.
+# - Comparisons are paired by seed and decided by one rule, applied by `utils.gain`: a
+#   difference counts when its 95% interval excludes zero.
