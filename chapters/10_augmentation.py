@@ -19,10 +19,10 @@
 #   the pitfall that `v2` transforms draw one set of parameters per batch;
 # - plug augmentation into `utils.train` with a small wrapper that augments the training
 #   batches and leaves the test batches alone;
-# - measure what augmentation buys on the test images that show the variation it
-#   covers (shifted, mirrored) and what it costs on the test set as it is, over seeds.
-#   Shifts are the recipe; left-right flips are the counterexample that this data set
-#   argues against.
+# - measure augmentation where it is meant to help, on a small training set that the
+#   network without it memorizes: on the test set as it is, and on test images that
+#   show the variation it covers (shifted, mirrored), each network at its own learning
+#   rate, paired over seeds.
 #
 # Prerequisites: [LeNet](05_lenet.ipynb), which introduces `utils.load_fashion_mnist`
 # and `utils.train`. The [ResNet](07_resnet.ipynb) chapter trains a larger network on the
@@ -317,8 +317,9 @@ print("ten augmented views stack into a batch:", tuple(batch.shape), batch.dtype
 # For Fashion-MNIST we build the two transforms of the classic CNN recipe for CIFAR-10:
 # **random crops with padding**, i.e. pad the 28x28 image with a border of zeros and cut
 # a random 28x28 window out of it, which shifts the garment by up to `pad` pixels in each
-# direction, and **random horizontal flips**. The crops are the recipe here; the flips we
-# build in order to test them, since the first section doubts that mirror images suit
+# direction, and **random horizontal flips**. The crops suit small centred garments; the
+# flips we build in order to test them, since the first section doubts that mirror
+# images suit
 # this data. Hue and saturation do not exist in greyscale images, and rotations and
 # large crops would cut off parts of the small, centred garments (brightness and contrast
 # changes would be possible, and are left out to keep the example small).
@@ -368,7 +369,8 @@ assert torch.equal(Y, Y[:1].expand_as(Y))
 # image, the flipped or the original version according to a random mask.
 #
 # Cropping per image needs one more idea. After padding by `pad`, image $i$ is cut at a
-# random row offset $t_i$ and column offset $l_i$, both from $\{0, \dots, 2\,\text{pad}\}$;
+# random row offset $t_i$ and column offset $l_i$, both from $\{0, \dots,
+# 2\,\text{pad}\}$;
 # an offset of `pad` gives back the original position. Output row $r$ of image $i$ is
 # padded row $t_i + r$, so we build a `(batch, height)` table of row indices and another
 # of column indices and read the pixels with `torch.gather`, first along the rows, then
@@ -542,43 +544,51 @@ print("batches:", len(pairs), " labels unchanged: True  batches whose images cha
 # %% [markdown]
 # ## What augmentation buys, and on which test images
 #
-# An augmentation teaches an invariance, so its effect should be measured on test
-# images that show the variation it covers, as well as on the test set as it is. We
+# Augmentation is a regularizer: it is meant to help where a network memorizes its
+# training images. So we measure it in that regime: a small training set (the
+# budget below), trained for enough epochs that the network without augmentation fits
+# its training images almost perfectly while its validation accuracy stops rising. We
 # train the same network three ways, differing only in the wrapper around the training
 # batches:
 #
 # - **no augmentation**, the baseline;
 # - **shifts**: random crops with padding 2, so every training image is moved by up to
-#   2 pixels in each direction (no flips). This is the main recipe for small centred
-#   images;
+#   2 pixels in each direction (no flips);
 # - **shifts + flips**: the same shifts, and a left-right flip for half of the images.
 #   This one tests the belief of the first section that mirror images are views
 #   Fashion-MNIST's test set does not contain.
 #
-# Every trained network is scored on three copies of the same test images: **clean**
-# (as they are), **shifted** (every image moved by 2 pixels up or down and by 2 pixels
-# left or right, the directions drawn at random once, the same for every network) and
-# **mirrored** (every image flipped left-right). The protocol is that of the
-# [batch-normalization chapter](06_batch_norm.ipynb): each of the three is trained at
-# two learning rates (Adam) from every seed of the profile on a small training subset,
-# the rate is chosen by mean accuracy on a clean validation split (the images we would
-# have in practice), and the test views are scored once, on the chosen configurations.
+# Every trained network is scored on three copies of its test images: **clean** (as
+# they are: the headline, since it is the test set we would meet), **shifted** (every
+# image moved by 2 pixels up or down and by 2 pixels left or right, the directions
+# drawn at random once per seed, the same for every network) and **mirrored** (every
+# image flipped left-right). The protocol is that of the
+# [batch-normalization chapter](06_batch_norm.ipynb): each of the three is trained with
+# Adam from every seed of the profile at every rate of a grid, `utils.sweep` chooses each
+# network's own rate by mean accuracy on a clean validation split (and widens the grid
+# when the choice sits at its edge), and the test views are scored once, on the chosen
+# configurations. A seed fixes the initial weights, the batch order, the augmentation
+# draws, and also the data: the 500 training images, the validation split and the test
+# subset are drawn by the seed, so the spread over seeds includes the luck of the draw.
 
 # %%
 budget = profile.budget("augment_compare")
-rates = (0.002, 0.005)
+rates = {"no augmentation": (0.0025, 0.005, 0.01), "shifts": (0.005, 0.01, 0.02),
+         "shifts + flips": (0.0025, 0.005, 0.01)}
 print(f"profile {profile.name!r}:", budget.describe().replace(
-    f"lr {budget.lr:g}", "lr " + " or ".join(f"{lr:g}" for lr in rates)), " (Adam)")
+    f"lr {budget.lr:g}", "lr chosen per network (Adam)"))
+for name, grid in rates.items():
+    print(f"{name:<16} learning rates tried first:", ", ".join(f"{lr:g}" for lr in grid))
 print("seeds:", profile.seeds)
 
 
 def small_cnn():
-    """LeNet's layout with more channels and a 256-unit hidden layer."""
+    """LeNet's layout with a 256-unit hidden layer: enough weights to memorize."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 8, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(32 * 5 * 5, 256), nn.ReLU(),
+        nn.Linear(16 * 5 * 5, 256), nn.ReLU(),
         nn.Linear(256, 10))
 
 
@@ -589,10 +599,13 @@ print(f"{count:,} parameters, {count / utils.num_params(utils.lenet_modern()):.1
 
 
 # %% [markdown]
-# The three training wrappers, and the three test views. `utils.train_seeds` reseeds the
-# training loader before each run (`AugmentedLoader.reseed` reseeds the loader and the
-# augmentation draws), so a seed fixes the initial weights, the batch order and the
-# augmentations. The test views are computed once and kept as lists of batches.
+# The data, per seed: the training subset, the validation split and the three test
+# views, computed once and kept as lists of batches. `utils.sweep` (through
+# `utils.train_seeds`) calls `train_iter.reseed(seed)` before each run, so a small
+# loader class, `PerSeed`, makes that call also switch to the seed's own data; its
+# `split(name)` yields the batches of the seed it was last reseeded with (the
+# validation split during training). The augmentation wrappers sit inside it, one per
+# seed.
 
 # %%
 def shifts(X, generator):
@@ -611,79 +624,234 @@ def shifted_view(X, generator, by=2):
     return shift_crop(X, top.to(X.device), left.to(X.device), by)
 
 
-train_iter, val_iter, test_iter = utils.load_fashion_mnist(
-    budget.batch_size, device=device, train_size=budget.train_size,
-    val_size=budget.val_size, test_size=budget.test_size)
-arms = {"no augmentation": train_iter,
-        "shifts": AugmentedLoader(train_iter, shifts),
-        "shifts + flips": AugmentedLoader(train_iter, shifts_and_flips)}
-view_gen = torch.Generator().manual_seed(0)
-views = {"test": list(test_iter),
-         "test_shifted": [(shifted_view(X, view_gen), y) for X, y in test_iter],
-         "test_mirrored": [(X.flip(-1), y) for X, y in test_iter]}
-VIEW_NAMES = {"test": "clean", "test_shifted": "shifted", "test_mirrored": "mirrored"}
-for split, batches in views.items():
-    X = torch.cat([X for X, _ in batches])
-    print(f"{VIEW_NAMES[split]:<9} test view: {tuple(X.shape)}, values in "
-          f"[{float(X.min()):.0f}, {float(X.max()):.0f}]")
-clean = torch.cat([X for X, _ in views["test"]])
-moved = torch.cat([X for X, _ in views["test_shifted"]])
-centre = (moved[..., 2:-2, 2:-2] - clean[..., 2:-2, 2:-2]).abs().sum()
-assert all(len(b) == len(test_iter) for b in views.values())
-assert (moved != clean).flatten(1).any(dim=1).all()        # every image moved
-assert torch.equal(torch.cat([X for X, _ in views["test_mirrored"]]).flip(-1), clean)
+def load(seed):
+    """The seed's training loader and its validation, training and test batches."""
+    train_iter, val_iter, test_iter = utils.load_fashion_mnist(
+        budget.batch_size, device=device, train_size=budget.train_size,
+        val_size=budget.val_size, test_size=budget.test_size, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    return train_iter, {
+        "val": list(val_iter), "train": list(train_iter), "test": list(test_iter),
+        "test_shifted": [(shifted_view(X, gen), y) for X, y in test_iter],
+        "test_mirrored": [(X.flip(-1), y) for X, y in test_iter]}
+
+
+data = {seed: load(seed) for seed in profile.seeds}
+VIEWS = {"test": "clean", "test_shifted": "shifted", "test_mirrored": "mirrored"}
+
+
+class PerSeed:
+    """Training batches from the seed's own data: reseed(seed) switches to them."""
+
+    def __init__(self, augment=None):
+        self.loaders = {seed: loader if augment is None else AugmentedLoader(loader, augment)
+                        for seed, (loader, _) in data.items()}
+        self.seed = profile.seeds[0]
+
+    def reseed(self, seed):
+        self.seed = seed
+        self.loaders[seed].reseed(seed)
+        return self
+
+    def __len__(self):
+        return len(self.loaders[self.seed])
+
+    def __iter__(self):
+        return iter(self.loaders[self.seed])
+
+    def split(self, name):
+        """The batches of `name` ("val", "test", ...) for the seed last reseeded."""
+        return _Split(self, name)
+
+
+class _Split:
+    def __init__(self, owner, name):
+        self.owner, self.name = owner, name
+
+    def __iter__(self):
+        return iter(data[self.owner.seed][1][self.name])
+
+
+def score(runs):
+    """Score each run, once, on its seed's test views and clean training images."""
+    for run in runs:
+        for split in (*VIEWS, "train"):
+            run.scores[split] = utils.evaluate_accuracy(run.net, data[run.seed][1][split])
+    return runs
+
+
+arms = {"no augmentation": PerSeed(), "shifts": PerSeed(shifts),
+        "shifts + flips": PerSeed(shifts_and_flips)}
+for seed, (loader, splits) in data.items():
+    clean = torch.cat([X for X, _ in splits["test"]])
+    moved = torch.cat([X for X, _ in splits["test_shifted"]])
+    assert (moved != clean).flatten(1).any(dim=1).all()        # every image moved
+    assert torch.equal(torch.cat([X for X, _ in splits["test_mirrored"]]).flip(-1), clean)
+    assert sum(len(y) for _, y in splits["test"]) == len(clean)
+    print(f"seed {seed}: {len(loader)} training batches, "
+          + ", ".join(f"{sum(len(y) for _, y in splits[s]):,} {s} images"
+                      for s in ("val", "test")))
+firsts = [data[s][1]["train"][0][1] for s in profile.seeds]
+print("the seeds draw different training images:",
+      not all(torch.equal(firsts[0], f) for f in firsts[1:]))
 
 # %% [markdown]
-# Eight test images in the three views (top: clean; middle: shifted, with black
-# borders where the image moved away; bottom: mirrored):
+# Eight test images of seed 0 in the three views (top: clean; middle: shifted, with
+# black borders where the image moved away; bottom: mirrored):
 
 # %%
-y8 = torch.cat([y for _, y in views["test"]])[:8]
+splits = data[profile.seeds[0]][1]
+y8 = torch.cat([y for _, y in splits["test"]])[:8]
 labels = utils.get_fashion_mnist_labels(y8)
-utils.show_images(torch.cat([torch.cat([X for X, _ in views[s]])[:8] for s in views]),
+utils.show_images(torch.cat([torch.cat([X for X, _ in splits[s]])[:8] for s in VIEWS]),
                   3, 8, titles=labels * 3, scale=1.2)
 
+# %% [markdown]
+# The sweeps: every network at every rate of its grid from every seed. Each grid is
+# centred where a first execution of this notebook found the network's best rate (the
+# shift-trained network chose a higher rate than the others); the grid widens by itself
+# if a choice sits at its edge. Each line says which rate validation chose, from which
+# grid.
+
 # %%
 # NBVAL_IGNORE_OUTPUT
-sweep = {(name, lr): utils.train_seeds(small_cnn, loader, val_iter, budget.num_epochs, lr,
-                                       name=f"{name}, lr {lr:g}", optimizer="adam",
-                                       verbose=False)
-         for name, loader in arms.items() for lr in rates}
-print(utils.runs_table(list(sweep.values()), "val"))
+sweeps = {name: utils.sweep(small_cnn, arm, arm.split("val"), budget.num_epochs, rates[name],
+                            name=name, optimizer="adam", verbose=False)
+          for name, arm in arms.items()}
+for s in sweeps.values():
+    print(s.describe())
+chosen = {name: score(s.best) for name, s in sweeps.items()}
+base, shift, flip = chosen["no augmentation"], chosen["shifts"], chosen["shifts + flips"]
+
+
+def curve(runs, column):
+    """The mean over seeds of one history column, epoch by epoch."""
+    return [sum(vals) / len(vals)
+            for vals in zip(*([rec[column] for rec in r.history] for r in runs))]
+
+
+E = budget.num_epochs
+half = E // 2
+base_train, base_val = curve(base, "train_acc"), curve(base, "test_acc")
+train_rise = base_train[-1] - base_train[half - 1]
+val_rise = base_val[-1] - base_val[half - 1]
+print(f"no augmentation, mean over seeds: training accuracy {base_train[half - 1]:.3f} "
+      f"after epoch {half}, {base_train[-1]:.3f} after epoch {E}; validation accuracy "
+      f"{base_val[half - 1]:.3f} and {base_val[-1]:.3f}")
+utils.glue("updates", budget.updates)
+utils.glue("epochs", E)
+utils.glue("half", half)
+utils.glue("base_train_end", base_train[-1])
+utils.glue("base_train_half", base_train[half - 1])
+utils.glue("train_rise", train_rise)
+utils.glue("val_rise", val_rise)
+for name, s in sweeps.items():
+    utils.glue(f"lr_{name.replace(' ', '_').replace('+', 'and')}", s.lr)
+
+# %% tags=["hide-input"]
+assert all(not s.at_edge for s in sweeps.values())        # each rate inside its grid
+assert all(not r.diverged for s in sweeps.values() for runs in s.runs.values() for r in runs)
+# The regime: without augmentation the network fits its training images (almost) all,
+# and over the second half of training its training accuracy rises by much more than
+# its validation accuracy does:
+assert base_train[-1] > 0.9 and base.mean("train") > 0.9
+assert train_rise > val_rise
 
 # %% [markdown]
-# For each of the three, the learning rate with the best mean validation accuracy; then,
-# once, its networks on the three test views, and on the clean training images they
-# trained on (training accuracy minus clean test accuracy is the generalization gap):
+# The per-epoch curves of the three chosen configurations (mean over the seeds): on the
+# left the accuracy on the training batches as they were trained on (augmented, for the
+# two augmented networks), on the right on the clean validation split.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+for k, (name, runs) in enumerate(chosen.items()):
+    for ax, column in zip(axes, ("train_acc", "test_acc"), strict=True):
+        ax.plot(range(1, E + 1), curve(runs, column), color=f"C{k}",
+                label=f"{name} (lr {runs.config['lr']:g})")
+axes[0].set_title("training batches (as trained)", fontsize=10)
+axes[1].set_title("clean validation images", fontsize=10)
+for ax in axes:
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, 1)
+axes[0].set_ylabel("accuracy (mean of seeds)")
+axes[1].legend(fontsize=9, loc="lower right")
+plt.show()
+
+# %% [markdown]
+# The regime is the one the lesson is about. Each run takes {glue:text}`updates`
+# updates ({glue:text}`epochs` epochs). Without augmentation, the training accuracy (mean
+# of the seeds) climbs from {glue:text}`base_train_half:.3f` after epoch
+# {glue:text}`half` to {glue:text}`base_train_end:.3f` after the last, a rise of
+# {glue:text}`train_rise:.3f`, while the validation accuracy rises by only
+# {glue:text}`val_rise:.3f` over the same epochs (asserted: the training accuracy rises
+# by more): the network is learning its 500 images faster than it learns anything that
+# carries over to new ones (the two panels). The augmented networks fit their (changing)
+# training batches less well, the left
+# panel. Each network got its own rate, printed above the curves; a rate the rule calls
+# tied with the choice did about as well on validation.
+#
+# Then, once, the chosen networks on the three test views, and on the clean training
+# images they trained on (training accuracy minus clean test accuracy is the
+# generalization gap):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-chosen = {}
-for name in arms:
-    lr = utils.choose({lr: sweep[name, lr] for lr in rates})
-    chosen[name] = sweep[name, lr]
-    for split, batches in views.items():
-        chosen[name].score(split, batches)
-    chosen[name].score("train", train_iter)
-base, shift, flip = chosen["no augmentation"], chosen["shifts"], chosen["shifts + flips"]
-for split in views:
-    print(f"{VIEW_NAMES[split]} test images: " + utils.runs_table(list(chosen.values()),
-                                                                  split), end="\n\n")
+for split in VIEWS:
+    print(f"{VIEWS[split]} test images: " + utils.runs_table(list(chosen.values()), split),
+          end="\n\n")
 print(f"{'':<24}{'train (clean)':>14}{'test':>8}{'gap':>8}")
 for runs in chosen.values():
     gap = runs.mean("train") - runs.mean("test")
     print(f"{runs.name:<24}{runs.mean('train'):>14.3f}{runs.mean('test'):>8.3f}{gap:>8.3f}")
+gains = {
+    "clean": utils.gain(base, shift, "test", names=("no augmentation", "shifts")),
+    "shifted": utils.gain(base, shift, "test_shifted", names=("no augmentation", "shifts")),
+    "mirrored": utils.gain(shift, flip, "test_mirrored",
+                           names=("shifts", "shifts + flips")),
+    "flip_clean": utils.gain(shift, flip, "test", names=("shifts", "shifts + flips")),
+    "gap": utils.gain([r.scores["train"] - r.scores["test"] for r in base],
+                      [r.scores["train"] - r.scores["test"] for r in shift],
+                      higher_is_better=False, names=("no augmentation", "shifts")),
+}
+print()
+for what, g in gains.items():
+    print(f"{what:<11} {g.verdict()}")
+for key, g in gains.items():
+    utils.glue(f"{key}_gain", g.mean)
+    utils.glue(f"{key}_se", g.se)
+    utils.glue(f"{key}_verdict", g.verdict())
+for key, value in (("base_drop", base.mean("test") - base.mean("test_shifted")),
+                   ("shift_drop", shift.mean("test") - shift.mean("test_shifted")),
+                   ("base_mirrored", base.mean("test_mirrored")),
+                   ("base_clean", base.mean("test")),
+                   ("shift_clean", shift.mean("test")),
+                   ("flip_mirrored", flip.mean("test_mirrored")),
+                   ("base_gap", base.mean("train") - base.mean("test")),
+                   ("shift_gap", shift.mean("train") - shift.mean("test")),
+                   ("base_train", base.mean("train")), ("shift_train", shift.mean("train"))):
+    utils.glue(key, value)
+
+# %% tags=["hide-input"]
+assert all(r.mean(s) > 0.3 for r in chosen.values() for s in VIEWS)   # all trained
+assert all(g.n == len(profile.seeds) for g in gains.values())
+# The shifts buy accuracy on shifted test images and the flips on mirrored ones, each
+# resolved by the rule:
+assert gains["shifted"].better and gains["mirrored"].better
+# On the clean test images neither costs accuracy that the budget resolves:
+assert not gains["clean"].worse and not gains["flip_clean"].worse
+# The shifts narrow the generalization gap, by fitting the clean training images less:
+assert gains["gap"].better and shift.mean("train") < base.mean("train")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for k, runs in enumerate(chosen.values()):
-    for i, split in enumerate(views):
+    for i, split in enumerate(VIEWS):
         x = i + (k - 1) * 0.25
         values = runs.scores(split)
         ax.plot([x] * len(values), values, "o", color=f"C{k}", alpha=0.5, ms=5)
         ax.plot([x - 0.08, x + 0.08], [runs.mean(split)] * 2, "-", color=f"C{k}", lw=2,
                 label=runs.name if i == 0 else None)
-ax.set_xticks(range(len(views)), [f"{VIEW_NAMES[s]} test images" for s in views])
+ax.set_xticks(range(len(VIEWS)), [f"{VIEWS[s]} test images" for s in VIEWS])
 ax.set_ylabel("test accuracy")
 ax.set_ylim(0, 1)
 ax.set_title("Each network on three views of the test set: seeds (dots), means (bars)",
@@ -691,91 +859,56 @@ ax.set_title("Each network on three views of the test set: seeds (dots), means (
 ax.legend(fontsize=9, loc="lower left")
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
-shift_gain, shift_se = utils.gain(base.scores("test_shifted"), shift.scores("test_shifted"))
-clean_gain, clean_se = utils.gain(base.scores("test"), shift.scores("test"))
-mirror_gain, mirror_se = utils.gain(shift.scores("test_mirrored"),
-                                    flip.scores("test_mirrored"))
-flip_clean, flip_clean_se = utils.gain(shift.scores("test"), flip.scores("test"))
-base_drop = base.mean("test") - base.mean("test_shifted")
-shift_drop = shift.mean("test") - shift.mean("test_shifted")
-results = {"shifts vs none, shifted test images": (shift_gain, shift_se),
-           "shifts vs none, clean test images": (clean_gain, clean_se),
-           "flips vs shifts only, mirrored test images": (mirror_gain, mirror_se),
-           "flips vs shifts only, clean test images": (flip_clean, flip_clean_se)}
-for what, (g, se) in results.items():
-    print(f"{what:<44} {g:+.3f} ± {se:.3f}")
-print(f"shifting the test images costs: {base_drop:.3f} without augmentation, "
-      f"{shift_drop:.3f} with shifts")
-for key, value in (("shift_gain", shift_gain), ("shift_se", shift_se),
-                   ("clean_gain", clean_gain), ("clean_se", clean_se),
-                   ("mirror_gain", mirror_gain), ("mirror_se", mirror_se),
-                   ("flip_clean", flip_clean), ("flip_clean_se", flip_clean_se),
-                   ("base_drop", base_drop), ("shift_drop", shift_drop),
-                   ("base_mirrored", base.mean("test_mirrored")),
-                   ("flip_mirrored", flip.mean("test_mirrored")),
-                   ("base_clean", base.mean("test")),
-                   ("shift_shifted", shift.mean("test_shifted")),
-                   ("base_gap", base.mean("train") - base.mean("test")),
-                   ("shift_gap", shift.mean("train") - shift.mean("test")),
-                   ("base_train", base.mean("train")), ("shift_train", shift.mean("train"))):
-    utils.glue(key, value)
-
-# %% tags=["hide-input"]
-assert all(r.mean(s) > 0.3 for r in chosen.values() for s in views)   # all trained
-# Shifts buy accuracy on shifted test images, beyond the spread between seeds:
-assert min(shift.scores("test_shifted")) > max(base.scores("test_shifted"))
-assert shift_gain > 2 * shift_se
-# Flips buy accuracy on mirrored test images (which the plain network handles badly):
-assert min(flip.scores("test_mirrored")) > max(shift.scores("test_mirrored"))
-assert max(base.scores("test_mirrored")) < min(base.scores("test")) - 0.1
-# On the clean test images neither bought anything at this budget:
-assert clean_gain < 0.01 and flip_clean < 0.02
-# and the shifts narrowed the gap, mostly by fitting the training images less well:
-assert shift.mean("train") - shift.mean("test") < base.mean("train") - base.mean("test")
-assert shift.mean("train") < base.mean("train")
-
 # %% [markdown]
 # Read the three groups of dots from left to right:
 #
+# - **Clean test images, the headline.** The test set as it is, whose garments are
+#   centred like the training images: {glue:text}`clean_verdict`. The network without
+#   augmentation reaches {glue:text}`base_clean:.3f`, the shift-trained one
+#   {glue:text}`shift_clean:.3f`. What the shifts did change is the generalization gap,
+#   {glue:text}`shift_gap:.3f` against {glue:text}`base_gap:.3f` (lower is better:
+#   {glue:text}`gap_verdict`, asserted), but they narrowed it by fitting the clean
+#   training images less well ({glue:text}`shift_train:.3f` against
+#   {glue:text}`base_train:.3f`, asserted), not by scoring better on the test images: a
+#   narrower gap is not by itself a better model.
 # - **Shifted test images: the shifts buy what they were meant to.** Moving the test
 #   images by 2 pixels costs the plain network {glue:text}`base_drop:.3f` of accuracy
-#   and the shift-trained one {glue:text}`shift_drop:.3f`; on the shifted images the
-#   shifts gain {glue:text}`shift_gain:.3f` ± {glue:text}`shift_se:.3f` (difference of
-#   the means ± its standard error), and the worst seed trained with shifts beats the
-#   best seed trained without them (asserted). Convolution and pooling alone did not
-#   make the plain network tolerant of 2-pixel shifts (it lost the accuracy above): the
-#   tolerance had to be learned from examples, and augmentation supplied them.
-# - **Clean test images: nothing bought, at this budget.** On the test set as it is,
-#   whose garments are centred like the training images, the shifts changed the
-#   accuracy by {glue:text}`clean_gain:.3f` ± {glue:text}`clean_se:.3f`: no gain
-#   (asserted), and a cost about twice its standard error, on the edge of what three
-#   seeds can tell. Their generalization gap is smaller ({glue:text}`shift_gap:.3f`
-#   against {glue:text}`base_gap:.3f`, asserted), but because they fit the clean
-#   training images less well ({glue:text}`shift_train:.3f` against
-#   {glue:text}`base_train:.3f`, asserted), not because they score better on the test
-#   images: a narrower gap is not by itself a better model.
+#   and the shift-trained one {glue:text}`shift_drop:.3f`; on the shifted images,
+#   {glue:text}`shifted_verdict` (asserted). Convolution and pooling alone did not make
+#   the plain network tolerant of 2-pixel shifts: the tolerance had to be learned from
+#   examples, and augmentation supplied them.
 # - **Mirrored test images: flips buy only a view the test set lacks.** Without flips a
 #   network does badly on mirrored images: the plain one falls to
-#   {glue:text}`base_mirrored:.3f`, asserted to be far below its clean accuracy, and
-#   shifts alone do not cover mirror images either (the figure). With flips the network
-#   reaches {glue:text}`flip_mirrored:.3f` there, a gain of
-#   {glue:text}`mirror_gain:.3f` ± {glue:text}`mirror_se:.3f` over shifts alone, every
-#   seed above every seed of shifts alone (asserted). On the clean test images the flips
-#   changed the accuracy by {glue:text}`flip_clean:.3f` ± {glue:text}`flip_clean_se:.3f`:
-#   nothing bought. Fashion-MNIST's test images are not mirrored, so a flip teaches an
-#   invariance the test set never asks for. For photos of objects, where a mirrored
-#   scene is as likely as the original, the same flip is part of the standard recipes,
-#   the ResNet paper's for CIFAR-10 among them.
+#   {glue:text}`base_mirrored:.3f`, and shifts alone do not cover mirror images either
+#   (the figure). With flips the network reaches {glue:text}`flip_mirrored:.3f` there:
+#   {glue:text}`mirrored_verdict` (asserted). On the clean test images, adding the flips
+#   to the shifts gave {glue:text}`flip_clean_verdict`. Fashion-MNIST's test images are
+#   not mirrored, so a flip teaches an invariance its test set does not ask for. For
+#   photos of objects, where a mirrored scene is as likely as the original, the same flip
+#   is part of the standard training pipelines, the ResNet paper's for CIFAR-10 among
+#   them.
 #
-# So an augmentation is worth exactly the variation it covers *and* the test data
-# contains. Which transforms to use is a question about the data you will meet, and the
-# way to answer it is the one above: score every candidate on the views you expect, over
-# seeds, with its settings chosen on validation.
+# So, at this budget, each augmentation bought accuracy on the view it covers, and on
+# the centred, unmirrored test set neither cost accuracy that the rule resolves
+# (asserted); whether either gained there is the verdict in the first item. Which
+# transforms to use is a question about the
+# data you will meet, and the way to answer it is the one above: score every candidate
+# on the views you expect, over seeds, each at a setting chosen on validation.
+#
+# ```{admonition} d2l's experiment, and why the numbers are not comparable
+# d2l's section on image augmentation trains ResNet-18 on CIFAR-10 (colour photos of
+# objects, all 50,000 training images) with Adam at rate 0.001, batch 256, for 10
+# epochs, once without augmentation and once with random left-right flips, and reports
+# the training and test accuracy of each run. We train a small CNN on 500 Fashion-MNIST
+# images, three seeds per configuration, each at its own rate, so that the regime
+# (a network that memorizes its training set) fits two CPU cores in CI; and on
+# Fashion-MNIST a left-right flip is not the realistic variation it is for photos (the
+# first section). Other data, another network, another regime, and one run against
+# three seeds: the accuracies cannot be compared one to one.
+# ```
 #
 # The landing page's comparison table reads the two lines below: the headline, on the
-# shifted test images, and the same networks on the clean test images.
+# clean test images, and the same networks on the shifted test images.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -784,14 +917,14 @@ def scored_on(runs, images):
     return utils.Runs(f"{runs.name}, on {images}", runs.runs, runs.config)
 
 
-headline = utils.compare("10_augmentation", scored_on(base, "shifted test images"),
-                         scored_on(shift, "shifted test images"), budget,
-                         split="test_shifted")
-on_clean = utils.compare("10_augmentation", scored_on(base, "clean test images"),
+headline = utils.compare("10_augmentation", scored_on(base, "clean test images"),
                          scored_on(shift, "clean test images"), budget, split="test")
+on_shifted = utils.compare("10_augmentation", scored_on(base, "shifted test images"),
+                           scored_on(shift, "shifted test images"), budget,
+                           split="test_shifted")
 
 # %% tags=["hide-input"]
-assert headline["metric"] == "test_shifted_acc" and on_clean["metric"] == "test_acc"
+assert headline["metric"] == "test_acc" and on_shifted["metric"] == "test_shifted_acc"
 assert headline["seeds"] == list(profile.seeds)
 
 # %% [markdown]
@@ -808,12 +941,16 @@ assert headline["seeds"] == list(profile.seeds)
 #   `torch.gather` (crops), on the device, and matches the per-image result exactly.
 # - A small wrapper with `__len__`, `__iter__` and `reseed` augments the training
 #   batches for `utils.train` and `utils.train_seeds` and leaves the test batches alone.
-# - Score an augmentation on the views it covers and on the clean test set. Here, over
-#   three seeds with learning rates chosen on validation, random shifts of up to 2
-#   pixels gained {glue:text}`shift_gain:.3f` on shifted test images and bought nothing
-#   on the clean ones (a change of {glue:text}`clean_gain:.3f`); left-right flips gained
-#   {glue:text}`mirror_gain:.3f` on mirrored test images, a view Fashion-MNIST's test set
-#   does not contain, and nothing on the clean ones ({glue:text}`flip_clean:.3f`).
+# - Measure an augmentation where it is meant to help (here 500 training images that
+#   the plain network fits almost perfectly), each network at its own rate, paired over
+#   seeds, on the clean test set and on the views it covers. Here random shifts of up to
+#   2 pixels gained {glue:text}`shifted_gain:.3f` ± {glue:text}`shifted_se:.3f` (SE) on
+#   shifted test images, left-right flips {glue:text}`mirrored_gain:.3f` ±
+#   {glue:text}`mirrored_se:.3f` on mirrored ones, a view Fashion-MNIST's test set does
+#   not contain; on the clean test images the shifts changed the accuracy by
+#   {glue:text}`clean_gain:.3f` ± {glue:text}`clean_se:.3f` and the flips by
+#   {glue:text}`flip_clean_gain:.3f` ± {glue:text}`flip_clean_se:.3f`, neither a cost
+#   that this budget resolves.
 #
 # ## Exercises
 #
