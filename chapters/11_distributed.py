@@ -501,10 +501,13 @@ for attempt in (lambda: train_ddp.per_process_batch(1, 2),
 # - `utils.load_fashion_mnist(..., rank=, world_size=)` shards each epoch of the training
 #   set: the same permutation on every rank, disjoint shards whose union is the data,
 #   and with `drop_last=True` the same number of steps on every rank.
-# - Two processes at batch $b/2$ reached the same weights as one process at batch $b$, up
-#   to rounding, because the all-reduce averages mean gradients of equal shards.
-# - The all-reduce costs the same at every batch size; more processes pay off only when
-#   each has enough computation per step to outweigh it.
+# - After 10 steps, two processes at batch $b/2$ held the same weights as one process at
+#   batch $b$, every weight within {glue:text}`ddp_tol:.0e`, because the all-reduce
+#   averages mean gradients of equal shards. Trained to the end, the two runs drifted
+#   apart by rounding, as any two runs that differ only in rounding do; their
+#   accuracies still agree.
+# - The all-reduce moves the same bytes, the gradients, at every batch size; more
+#   processes pay off only when each has enough computation per step to outweigh it.
 # - Rank 0 alone evaluates and saves (`utils.save_checkpoint(..., ddp.module)`); a
 #   failing rank ends the whole job; on GPUs the same script uses `nccl` and one process
 #   per GPU, and `torchrun --nnodes` with a `c10d` rendezvous spans machines.

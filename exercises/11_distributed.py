@@ -41,12 +41,13 @@ torch.set_printoptions(precision=4)
 
 
 # %% [markdown]
-# Exercises 2 and 3 train LeNet with batch normalization after every convolution and
-# hidden fully connected layer, as in the chapter on
-# [batch normalization](../chapters/06_batch_norm.ipynb): it trains within a couple of
-# epochs on a few thousand images, where the plain LeNet is still near chance. For
-# exercise 3 its batch norm layers can also compute their statistics the way $P$
-# processes without `SyncBatchNorm` do (explained there).
+# Exercises 2 and 3 train the modern LeNet of this chapter (`utils.lenet_modern`: ReLU
+# and max pooling) with batch normalization after every convolution and hidden fully
+# connected layer. The batch norms sit where the chapter on
+# [batch normalization](../chapters/06_batch_norm.ipynb) puts them, but that chapter's
+# network is the classic LeNet, with sigmoids and average pooling; this one is defined
+# below. For exercise 3 its batch norm layers can also compute their statistics the way
+# $P$ processes without `SyncBatchNorm` do (explained there).
 
 # %%
 class PerProcessBatchNorm(nn.Module):
@@ -349,9 +350,15 @@ print(f"ResNet-18 moves {ratio:.0f} times LeNet's bytes per step")
 # (the table). At 10 GB/s (a fast link between GPUs is faster, a 10 Gbit/s network
 # between machines eight times slower) that is {glue:text}`resnet_ms:.1f` ms per step
 # for ResNet-18 and almost nothing for LeNet; the computation of a ResNet-18 step grows with the batch and the
-# image size, the all-reduce does not. Mixed precision halves the bytes (gradients in
-# bfloat16 or float16, DDP's `register_comm_hook` with a compression hook), and
-# gradient accumulation (exercise 1) divides the all-reduces per example by $k$.
+# image size, the all-reduce does not. Mixed precision with `torch.autocast` does not
+# change these bytes: autocast runs the arithmetic in bfloat16 or float16, but the
+# parameters, and so their gradients, stay float32, and DDP all-reduces the 4 bytes per
+# parameter of the table. What halves them is a communication hook that compresses each
+# gradient bucket before the all-reduce and restores float32 after it:
+# `ddp.register_comm_hook(None, default_hooks.fp16_compress_hook)` (or
+# `bf16_compress_hook`, from `torch.distributed.algorithms.ddp_comm_hooks`), at the
+# cost of rounding the gradients. Gradient accumulation (exercise 1) divides the
+# all-reduces per example by $k$.
 # :::
 
 # %% tags=["hide-input"]
