@@ -737,7 +737,8 @@ print("F.conv2d, kernel as given:", unflipped.numpy())
 print("F.conv2d, kernel flipped: ", flipped.numpy())
 assert np.array_equal(by_numpy, np.ones(6)) and torch.equal(unflipped, -torch.ones(6))
 assert torch.equal(flipped, torch.tensor(by_numpy, dtype=torch.float32))
-#
+
+# %% [markdown]
 # ## Feature maps and receptive fields
 #
 # The output of a convolutional layer is called a **feature map**: it is still laid out

@@ -787,6 +787,7 @@ utils.glue("mlp_moved4", dense.mean("moved 4"))
 utils.compare("05_lenet", classic, modern, compare_budget)
 utils.compare("05_lenet", dense, modern, compare_budget);
 
+# %% [markdown]
 # ## What the modern LeNet gets wrong
 #
 # The data section predicted that mistakes would gather on the
