@@ -83,6 +83,15 @@ def test_setup_cell_and_config_share_the_repository_url():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_no_markdown_heading_inside_a_code_cell(path):
+    """A '# ## Heading' line in a code cell is prose that lost its Markdown marker in the
+    paired script: the section vanishes from the page."""
+    for i, cell in enumerate(cells(path, "code")):
+        heading = re.search(r"^# #+ \S.*$", source(cell), re.M)
+        assert heading is None, f"code cell {i} holds a heading: {heading.group(0)!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
 def test_nbval_markers_stand_alone(path):
     for i, cell in enumerate(c for c in cells(path, "code") if source(c).strip()):
         first = source(cell).splitlines()[0]
