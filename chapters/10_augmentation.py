@@ -901,7 +901,7 @@ plt.show()
 # epochs, once without augmentation and once with random left-right flips, and reports
 # the training and test accuracy of each run. We train a small CNN on 500 Fashion-MNIST
 # images, three seeds per configuration, each at its own rate, so that the regime
-# (a network that memorizes its training set) fits two CPU cores in CI; and on
+# (a network that memorizes its training set) fits two CPU cores in minutes; and on
 # Fashion-MNIST a left-right flip is not the realistic variation it is for photos (the
 # first section). Other data, another network, another regime, and one run against
 # three seeds: the accuracies cannot be compared one to one.
