@@ -715,7 +715,7 @@ assert X_moved[:, :, :3, :].sum() == 0 and X_moved[:, :, :, :3].sum() == 0
 
 # %% tags=["hide-input"]
 utils.show_images(torch.cat([X_orig[:6, 0], X_moved[:6, 0]]).cpu(), 2, 6,
-                  titles=["original"] * 6 + ["moved 3, 3"] * 6, scale=1.2);
+                  titles=["original"] * 6 + ["moved 3, 3"] * 6, scale=1.2)
 
 # %% [markdown]
 # Each network's accuracy on the test set moved by 0 to 4 pixels, and the paired
