@@ -744,7 +744,7 @@ print("plain LeNet, drop of the training loss in the last epoch:",
 #
 # - **The range of rates.** With batch normalization the network learns (mean
 #   validation accuracy above {glue:text}`learns_acc`) at every rate it tried,
-#   {glue:text}`bn_learns`. Plain LeNet learns at {glue:text}`plain_learns`, not at 0.1;
+#   {glue:text}`bn_learns`. Plain LeNet learns only at {glue:text}`plain_learns`;
 #   at 1 its seeds reached validation accuracies of {glue:text}`plain_one_vals`, where
 #   the normalized network's reached {glue:text}`bn_one_vals` ({glue:text}`one_verdict`).
 #   The chosen rates were {glue:text}`plain_best_lr` for plain LeNet (the rule does not
@@ -772,7 +772,7 @@ assert loss_gain.ahead == loss_gain.n and loss_gain.mean < -0.1, loss_gain
 assert test_gain.ahead == test_gain.n and test_gain.mean > 0.05, test_gain
 assert at_one.ahead == at_one.n and at_one.mean > 0.2, at_one
 assert learns["LeNet + batch norm"] == list(bn_sweep.runs), learns     # every rate tried
-assert 0.3 in learns["LeNet"] and 0.1 not in learns["LeNet"], learns
+assert 0 < len(learns["LeNet"]) < len(learns["LeNet + batch norm"]), learns
 assert first_loss["LeNet"] > 2.0 > 1.5 > first_loss["LeNet + batch norm"], first_loss
 assert statistics.fmean(last_drop) > 0, last_drop                   # still falling
 assert statistics.fmean(final_losses(plain_best)) < 2.0, plain_best   # but off the plateau
