@@ -190,13 +190,18 @@ def unchecked_training(code: list[dict]) -> list[str]:
             i += 1
             continue
         names = set()
-        j = i
+        j, ok = i, False
         while j < len(code) and is_ignored(code[j]):      # the run of ignored cells
+            if j > i and asserted(parse(code[j])) & names:  # an ignored cell that checks
+                ok = True
             names |= defined(parse(code[j]))
             j += 1
+        if ok:
+            i = j
+            continue
         # the checking cell: one of the next few cells whose output nbval compares (a
         # figure or a table may stand between), and before the next training cell
-        window, ok = [], False
+        window = []
         for k in range(j, min(j + FOLLOW, len(code))):
             window.append(k)
             if asserted(parse(code[k])) & names:
@@ -244,6 +249,9 @@ def test_the_training_check_finds_what_it_should():
     derived = cell("acc = model.last", ignored=True)
     assert unchecked_training([tagged, derived, cell("assert acc > 0.5")]) == []
     assert len(unchecked_training([tagged, cell("print(1)")])) == 1
+    # an ignored cell that asserts (and prints what differs by machine) checks too
+    checks = cell("assert acc > 0.5\nprint(acc)", ignored=True)
+    assert unchecked_training([tagged, derived, checks, cell("print(1)")]) == []
 
 
 def test_every_chapter_has_exercises_and_is_in_the_toc():
