@@ -386,17 +386,17 @@ assert demo.interrupted and len(demo) == 1 and changed
 # Every page that compares two ways of training (a baseline and a treatment) decides
 # the same way, with one helper, `utils.gain`, and words its sentence from it:
 #
-# - **Paired by seed.** Seed $k$ gives both arms the same initial weights (where the
+# - **Paired by seed.** Seed k gives both arms the same initial weights (where the
 #   networks have the same shapes), the same order of batches and the same data. So the
-#   unit of evidence is the per-seed difference $d_k = t_k - b_k$, and the gain is their
-#   mean $ar d$, with standard error $\mathrm{SE} = s_d / \sqrt{n}$ ($s_d$ the sample
-#   standard deviation of the $d_k$, $n$ the number of seeds). A seed that is hard for
-#   both arms moves both, and drops out of the difference.
-# - **The rule.** A difference is *resolved* when its 95% confidence interval,
-#   $ar d \pm t_{n-1} \cdot \mathrm{SE}$, excludes zero ($t_{n-1}$ is Student's
-#   quantile: 4.30 for 3 seeds, 2.78 for 5). Otherwise the page says "no difference this
-#   budget resolves", whatever the sign of the mean. The sentence also says on how many
-#   seeds the treatment was ahead.
+#   unit of evidence is the per-seed difference, treatment minus baseline, and the gain
+#   is the mean of these differences, with its standard error: their sample standard
+#   deviation divided by the square root of the number of seeds. A seed that is hard
+#   for both arms moves both, and drops out of the difference.
+# - **The rule.** A difference is *resolved* when its 95% confidence interval, the mean
+#   plus or minus Student's t quantile times the SE, excludes zero (the quantile is 4.30
+#   for 3 seeds, 2.78 for 5: `utils.t_quantile(n - 1)`). Otherwise the page says "no
+#   difference this budget resolves", whatever the sign of the mean. The sentence also
+#   says on how many seeds the treatment was ahead.
 # - **Labels.** A spread over seeds is a standard deviation, written "sd"; the
 #   uncertainty of a mean difference is a standard error, written "SE".
 # - **Settings on validation.** Learning rates are chosen by mean validation accuracy
