@@ -10,7 +10,7 @@ endif
 NOTEBOOKS := $(wildcard chapters/*.ipynb exercises/*.ipynb appendix/*.ipynb)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: all venv book test test-portable test-fast execute timings serve clean lint sync
+.PHONY: all venv book test test-native test-portable execute timings serve clean lint sync
 
 all: book
 
@@ -45,15 +45,24 @@ mathjax: venv
 chromium: venv
 	bash tools/ensure_chromium.sh $(BIN)/python
 
-# ruff, then pytest on tests/ and nbval on every notebook.
+# ruff, then pytest on tests/ and nbval on every notebook, computed as a machine of
+# another kind would (test-portable), several files at a time (WORKERS: one per core).
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(os.cpu_count() or 1)')
+XDIST := -p xdist -n $(WORKERS) --dist loadfile
 test: venv lint book chromium
-	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(XDIST) tests
+	$(MAKE) test-portable
 
-# nbval on every notebook again, computed as another machine would: another
-# thread count and, where there is one to fall back to, a smaller instruction
-# set (tools/portable.py says which). Extra settings: PORTABLE_ARGS="--set OMP_NUM_THREADS=4".
+# nbval on every notebook, computed as another machine would: a smaller instruction
+# set where there is one to fall back to and, on four cores or more, another thread
+# count (tools/portable.py says which). Extra settings: PORTABLE_ARGS="--set OMP_NUM_THREADS=4".
 test-portable: venv
 	$(BIN)/python tools/portable.py $(PORTABLE_ARGS) $(NOTEBOOKS)
+
+# nbval on every notebook as this machine computes by default, one thread per notebook
+# (how `make execute` is run for the committed outputs: OMP_NUM_THREADS=1).
+test-native: venv
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(XDIST) $(NOTEBOOKS) $(NBVAL)
 
 # Bring each notebook and its paired percent-format script (same name, .py) in
 # line, from whichever was edited last (jupytext.toml); outputs are kept.

@@ -95,8 +95,7 @@ assert torch.equal(X, usual) and torch.equal(y, usual_labels)
 # on a random permutation drawn at the start of the pass. Time one shuffled pass over
 # 10,000 training images, batches of 256, each way (the best of three passes):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 n = 10_000
 usual_loader = DataLoader(Subset(reference, range(n)), batch_size=256, shuffle=True,
                           generator=torch.Generator().manual_seed(0))
@@ -238,8 +237,7 @@ if device.type == "cpu":
 # last stores the same numbers in another order, so a network computes the same outputs
 # up to rounding (the convolutions add in a different order):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.seed_everything(0)
 net = utils.lenet().eval()
 X = torch.rand(64, 1, 28, 28)
@@ -306,8 +304,7 @@ print("hold_memory in train's plan here:", plan(utils.lenet(), device).hold_memo
 glibc = utils.speed.hold_freed_memory()   # what train does here first: False without glibc
 faults = {mode: faults_per_step(mode) for mode in ("default", "held")} if glibc else {}
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if faults:
     print(f"page faults per step: glibc's defaults {faults['default']:,.0f}, "
           f"held {faults['held']:,.0f}  (a step writes {32 * 4 * 2**20 // 4096:,} pages)")
@@ -359,8 +356,7 @@ print("batches per epoch:", len(small_train))
 # %% [markdown]
 # Ask for three epochs and stop after one and a half:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.seed_everything(0)
 demo_net = utils.lenet()
 demo_net.apply(utils.init_xavier)

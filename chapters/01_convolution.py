@@ -326,8 +326,7 @@ assert torch.equal(Y, torch.tensor([[19.0, 25.0], [37.0, 43.0]]))  # the sums do
 # below runs the same loop on a larger example, a 5x5 input and a 3x3 kernel, one frame
 # per output entry (use the buttons to step through it or to play it).
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 import re
 
 X_anim = torch.arange(25.0).reshape(5, 5) % 4  # small integers, easy to add by hand

@@ -274,8 +274,7 @@ print(f"{checked} (size, window, padding, stride) combinations agree with the fo
 # The first cell prints PyTorch's message (its wording may change between versions);
 # the second asserts the refusal, and that a convolution accepts the same padding:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 caught = None
 try:
     nn.MaxPool2d(2, padding=2)(X)

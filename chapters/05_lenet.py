@@ -66,8 +66,7 @@ torch.set_printoptions(precision=4)
 # `device` and nothing else in the code mentions hardware. The book's CI runs on a CPU;
 # this copy of the notebook ran on:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(device)
 
 # %% [markdown]
@@ -384,8 +383,7 @@ for name in ("by hand", "utils.train"):
                                  device=device, plot=False, verbose=False,
                                  speed=utils.Speed(amp=False, channels_last=False))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(f"{'':<12}{'epoch':>6}{'train loss':>12}{'train acc':>11}{'test acc':>10}")
 for name, history_ in runs.items():
     for r in history_:
@@ -411,8 +409,7 @@ print("same history from the loop by hand and from utils.train:", True)
 # the mean over the batches since the previous one), and prints one line per epoch.
 # Now the real budget:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.seed_everything(0)
 net = utils.lenet()
 net.apply(utils.init_xavier)
@@ -432,8 +429,7 @@ assert history.last["test_acc"] >= 0.65, history.last
 # %% [markdown]
 # The history is a list with one dictionary per epoch; `history.table()` lays it out:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(history.table())
 print(f"last epoch: train acc - test acc = "
       f"{history.last['train_acc'] - history.last['test_acc']:+.3f}")
@@ -450,8 +446,7 @@ print(f"last epoch: train acc - test acc = "
 # Each model this book trains reports one line in a fixed format, from which the book's
 # landing page builds its table of results:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.report_result("LeNet-5 (sigmoid, avg pool)", history, profile.name);
 
 
@@ -493,8 +488,7 @@ assert [p.shape for p in modern.parameters()] == [p.shape for p in utils.lenet()
 # the size of the gradient that reaches the first convolution in the two freshly
 # initialised networks:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def first_layer_grad_norm(net, X, y):
     """Norm of the loss gradient with respect to the first convolution's weights."""
     net.zero_grad()
@@ -587,8 +581,7 @@ for name, make in models.items():
 # the end of its grid says only that the best rate may lie outside it. Each run prints
 # its validation accuracy:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sweeps = {name: utils.sweep(make, train_iter, val_iter, compare_budget.num_epochs,
                             learning_rates[name], name=name)
           for name, make in models.items()}
@@ -599,8 +592,7 @@ tried = [runs for s in sweeps.values() for runs in s.runs.values()]
 # deviation (sd) over seeds) and as a figure (each run a dot, each mean a square with a
 # bar of one sd):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(utils.runs_table(tried, "val"))
 fig = utils.plot_runs(tried, "val", title="validation accuracy per learning rate (dots: seeds)")
 fig.axes[0].set_xticks(range(len(tried)),
@@ -618,8 +610,7 @@ plt.show()
 # states it): a difference counts as resolved when its 95% confidence interval, the mean
 # ± t·SE, excludes zero; with three seeds that takes a mean of more than 4.3 SE.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 chosen = {}
 for name, s in sweeps.items():
     print(s.describe())
@@ -641,8 +632,7 @@ assert modern_vs_classic.better and modern_vs_classic.ahead == modern_vs_classic
 assert modern_vs_classic.mean > 0.1, modern_vs_classic
 assert param_ratio > 3                               # a fact about the architectures
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.glue("compare_updates", compare_budget.updates)
 utils.glue("d2l_updates", utils.Budget(num_epochs=10, batch_size=256).updates)
 utils.glue("compare_train", compare_budget.examples)
@@ -721,8 +711,7 @@ utils.show_images(torch.cat([X_orig[:6, 0], X_moved[:6, 0]]).cpu(), 2, 6,
 # Each network's accuracy on the test set moved by 0 to 4 pixels, and the paired
 # difference between LeNet and the MLP at every move:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 moves = (0, 1, 2, 3, 4)
 pair = ("LeNet (ReLU, max pool)", "MLP (256, 128)")
 for d in moves:
@@ -760,8 +749,7 @@ ax.set_title("The same trained networks on moved test images (dots: seeds)", fon
 ax.legend(fontsize=8)
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.glue("moved1_verdict", moved_gain[1].verdict())
 utils.glue("moved2_verdict", moved_gain[2].verdict())
 utils.glue("lenet_moved4", modern.mean("moved 4"))
@@ -782,8 +770,7 @@ utils.glue("mlp_moved4", dense.mean("moved 4"))
 # convolution's do not. [Chapter 10](10_augmentation.ipynb) teaches a network the same
 # robustness another way, by moving the *training* images.
 
-# %% tags=["remove-cell"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["remove-cell", "nbval-ignore-output"]
 utils.compare("05_lenet", classic, modern, compare_budget)
 utils.compare("05_lenet", dense, modern, compare_budget);
 
@@ -829,8 +816,7 @@ plt.show()
 # %% [markdown]
 # The largest counts off the diagonal, and the class recognised least often:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 off = confusion.clone().fill_diagonal_(0)
 top = off.flatten().topk(4).indices
 pairs = [(int(k) // 10, int(k) % 10) for k in top]

@@ -100,8 +100,7 @@ plain_init = utils.lenet()
 plain_init.apply(utils.init_xavier)
 X_batch, _ = next(iter(utils.load_fashion_mnist(256, train_size=1024, test_size=256)[0]))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 ratios = offset_to_spread(plain_init, X_batch)
 for name, r in ratios:
     print(f"{name:<10} median |mean| / std = {r:7.1f}")
@@ -633,8 +632,7 @@ utils.glue("updates", budget.updates)
 utils.glue("epochs", budget.num_epochs)
 utils.glue("updates_per_epoch", budget.updates // budget.num_epochs)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sweeps = {name: utils.sweep(make, train_iter, val_iter, budget.num_epochs, grids[name],
                             name=name, device=device)
           for name, make in arms.items()}
@@ -647,8 +645,7 @@ for result in sweeps.values():
 assert sweeps["LeNet + batch norm"].best.mean("val") > 0.7, sweeps["LeNet + batch norm"]
 assert sweeps["LeNet"].best.mean("val") > 0.3, sweeps["LeNet"].describe()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(utils.runs_table([runs for result in sweeps.values() for runs in result.runs.values()],
                        "val"))
 
@@ -694,8 +691,7 @@ plt.show()
 # chosen rate; the final training loss; the epoch at which each run first reached the
 # target; and the two networks at learning rate 1, the one rate both grids tried.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 plain_sweep, bn_sweep = sweeps["LeNet"], sweeps["LeNet + batch norm"]
 plain_best, bn_best = plain_sweep.best, bn_sweep.best
 for runs in (plain_best, bn_best):
@@ -781,8 +777,7 @@ for plain_run, bn_run in zip(plain_best, bn_best, strict=True):   # paired by se
     assert bn_epochs is not None and bn_epochs <= 2, bn_epochs
     assert plain_epochs is None or plain_epochs > bn_epochs, (plain_epochs, bn_epochs)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.glue("plain_best_lr", plain_sweep.lr)
 utils.glue("bn_best_lr", bn_sweep.lr)
 utils.glue("plain_learns", ", ".join(f"{lr:g}" for lr in learns["LeNet"]) or "no rate")
@@ -873,8 +868,7 @@ print("the same statistics and weights in all", len(ours.state_dict()), "entries
 # seed of the chosen normalized network, validation accuracy with the running and with
 # the recomputed statistics.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 recomputed_nets = [recompute_statistics(run.net, train_iter) for run in bn_best]
 val_running = bn_best.scores("val")
 val_recomputed = [utils.evaluate_accuracy(net, val_iter) for net in recomputed_nets]
@@ -1029,8 +1023,7 @@ assert bn1.weight.shape == bn1.bias.shape == bn1.running_var.shape == (6,)
 assert not torch.allclose(bn1.weight.cpu(), torch.ones(6))
 assert not torch.allclose(bn1.bias.cpu(), torch.zeros(6))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print("gamma       :", bn1.weight.detach().cpu())
 print("beta        :", bn1.bias.detach().cpu())
 print("running mean:", bn1.running_mean.cpu())

@@ -419,8 +419,7 @@ per_block = statistics.geometric_mean(
      ** (1 / (deepest - shallowest)) for s in (0, 1, 2)])
 print(f"each plain block divides the first-layer gradient by about {per_block:.0f}")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.glue("per_block", per_block)
 
 # %% [markdown]
@@ -483,8 +482,7 @@ for s in (0, 1, 2):   # He keeps the deepest plain stack's gradient within 1,000
     assert he_grad[deepest, s] > 1e-3 * he_grad[shallowest, s], he_grad
     assert he_grad[deepest, s] > 1e6 * first_grad[False, deepest, s]   # ... the default not
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 utils.glue("he_per_block", he_per_block)
 
 # %% [markdown]
@@ -533,8 +531,7 @@ def arm_name(depth, skip):
 
 arms = [(depth, skip) for depth in blocks for skip in (False, True)]
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sweeps = {(depth, skip): utils.sweep(
               lambda n=blocks[depth], skip=skip: conv_stack(n, skip), train_iter, val_iter,
               budget.num_epochs, rates, name=arm_name(depth, skip), device=device,
@@ -558,8 +555,7 @@ for runs in tried:
 # For each network, the learning rate with the best mean validation accuracy, and the test
 # set scored once on those four configurations:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 chosen = {}
 for depth, skip in arms:
     print(sweeps[depth, skip].describe())
@@ -604,8 +600,7 @@ for arm in (("shallow", False), ("deep", False)):     # still falling in the las
     last, before = ([r.history[k]["train_loss"] for r in chosen[arm]] for k in (-1, -2))
     assert statistics.fmean(last) < statistics.fmean(before) - 0.01, (arm, last, before)
 
-# %% tags=["remove-cell"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["remove-cell", "nbval-ignore-output"]
 record = utils.compare("07_resnet", chosen["deep", False], chosen["deep", True], budget)
 
 # %% [markdown]
@@ -632,8 +627,7 @@ ax.set_title("Plain and residual stacks at two depths, each at its chosen rate",
 ax.legend(fontsize=9)
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for arm, name in (((("shallow", False)), "plain6"), (("deep", False), "plain20"),
                   (("shallow", True), "res6"), (("deep", True), "res20")):
     utils.glue(f"{name}_loss", statistics.fmean(loss[arm]))
@@ -1000,8 +994,7 @@ train_iter, test_iter = utils.load_fashion_mnist(
     budget.batch_size, resize=budget.resize, device=device,
     train_size=budget.train_size, test_size=budget.test_size)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 history = utils.train(net, train_iter, test_iter, budget.num_epochs, budget.lr,
                       device=device)
 
@@ -1014,8 +1007,7 @@ assert len(history) == budget.num_epochs
 assert history.last["train_loss"] < history[0]["train_loss"]
 assert history.last["test_acc"] > 0.7, history.last
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(history.table())
 name = "ResNet-18" if widths == (64, 128, 256, 512) else f"ResNet-18, widths {widths}"
 record = utils.report_result(name, history, profile.name)

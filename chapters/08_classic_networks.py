@@ -955,8 +955,7 @@ for name, (params, macs) in cost.items():
 # further) and says so. Its one-line summary also flags rates that the book's decision
 # rule cannot separate from the choice (ties). Every run prints its validation accuracy:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sweeps = {name: utils.sweep(make, train_iter, val_iter, budget.num_epochs, (0.001, 0.003),
                             name=name, optimizer="adam", device=device)
           for name, make in small_families.items()}
@@ -1004,8 +1003,7 @@ plt.show()
 # training accuracy (measured during the epoch, with dropout active), and of how much the
 # training loss and the validation accuracy changed over the last three epochs.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def last_change(run, key, span=3):
     """How much `key` changed over the last `span` epochs of a run."""
     return run.history[-1][key] - run.history[-1 - span][key]
@@ -1059,8 +1057,7 @@ for name, p in plateau.items():
 # speed (examples per second in the last epoch, averaged over the seeds; it depends on
 # the machine), and accuracy as mean ± standard deviation (sd) over the seeds.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for r in runs.values():
     r.score("test", test_iter)
 speed = {name: seed_mean(run.history.last["examples_per_sec"] for run in r)
@@ -1105,8 +1102,7 @@ plt.show()
 # both the same batch order; the training images, the validation split and the test
 # images are the same for every run):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 best = max((name for name in runs if name != "AlexNet"), key=lambda n: runs[n].mean("val"))
 baseline, treatment = runs["AlexNet"], runs[best]
 g = utils.gain(baseline, treatment, "test", names=("AlexNet", best))

@@ -995,8 +995,7 @@ print("temporary folder removed:", not folder.exists())
 # return depends on the machine, so the next cell's output is not checked, and the cell
 # after it asserts what holds on every machine.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print("device:", device)
 print("all GPUs:", utils.try_all_gpus())
 print("try_gpu(10):", utils.try_gpu(10))
@@ -1067,8 +1066,7 @@ print("X.to(its own device) returns X itself:", X.to(device) is X)
 # multiply-adds, takes far longer. On a GPU, run it to see the balance change: the
 # product is fast, and the trip over the bus can cost more than the arithmetic.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # utils.best_time: the shortest of a few timed runs after one warm-up; on a GPU it waits
 # for the work to finish before reading the clock
 A_cpu = torch.randn(1024, 1024)

@@ -472,8 +472,7 @@ print("same seed, same augmentation:", torch.equal(A1, A2))
 # with `augment_batch`, on a batch of 256 images. Timings depend on the machine; the
 # ratio is what matters.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 X, _ = next(iter(train_iter))
 per_image = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomCrop(28, padding=2)])
 
@@ -713,8 +712,7 @@ utils.show_images(torch.cat([torch.cat([X for X, _ in splits[s]])[:8] for s in V
 # if a choice sits at its edge. Each line says which rate validation chose, from which
 # grid.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sweeps = {name: utils.sweep(small_cnn, arm, arm.split("val"), budget.num_epochs, rates[name],
                             name=name, optimizer="adam", verbose=False)
           for name, arm in arms.items()}
@@ -794,8 +792,7 @@ plt.show()
 # images they trained on (training accuracy minus clean test accuracy is the
 # generalization gap):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for split in VIEWS:
     print(f"{VIEWS[split]} test images: " + utils.runs_table(list(chosen.values()), split),
           end="\n\n")
@@ -910,8 +907,7 @@ plt.show()
 # The landing page's comparison table reads the two lines below: the headline, on the
 # clean test images, and the same networks on the shifted test images.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def scored_on(runs, images):
     """The same runs, named for the test view they are compared on."""
     return utils.Runs(f"{runs.name}, on {images}", runs.runs, runs.config)

@@ -204,8 +204,7 @@ for P, run in runs.items():
 # the second run on half of every batch. Their losses after training and test
 # accuracies (computed by rank 0 alone) are:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for P, run in runs.items():
     print(f"{P} process(es): loss first {run['losses'][0]:.4f} last {run['losses'][-1]:.4f}"
           f"  test acc {run['test_acc']:.3f}  training {run['train_s']:.1f} s")
@@ -256,8 +255,7 @@ table = {"after 10 steps": (largest(snap[1], snap[2]), largest(snap[1], init)),
          f"after {runs[1]['steps']} steps": (largest(final[1], final[2]),
                                              largest(final[1], init))}
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(f"{'':>16} {'|one - two| max':>16} {'|one - start| max':>18}")
 for when, (diff, moved) in table.items():
     print(f"{when:>16} {diff:>16.2e} {moved:>18.2e}")
@@ -330,8 +328,7 @@ print(f"test accuracy of the saved checkpoint equals rank 0's: {acc == runs[2]['
 # computation alone), and one explicit `all_reduce` of a buffer as large as all the
 # gradients.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 rows = {(r["world_size"], r["batch_size"]): r for run in runs.values()
         for r in run["timings"]}
 batches = sorted({b for _, b in rows})

@@ -546,8 +546,7 @@ print(utils.corr2d(torch.eye(6), K))
 # node per output element. Here is the chapter's layer, checked against `nn.Conv2d`:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 print("PyTorch", torch.__version__)
 
 
@@ -687,8 +686,7 @@ assert abs(layer.bias.item()) < 0.01
 # comparing, and the cell after it checks their essential words.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 def corr2d_leaf(X, K):
     """Mistake 2: the output buffer requires gradients."""
     h, w = K.shape
@@ -1179,8 +1177,7 @@ print("stride = kernel size: nn.Linear on each non-overlapping patch,", tuple(Y_
 X_big = torch.randn(1, 2, 6, 6)
 print("conv on a 6x6 input:", tuple(conv(X_big).shape))
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 caught = None
 try:
     nn.Linear(2 * 4 * 4, 5)(X_big.flatten(1))

@@ -359,8 +359,7 @@ print("saving of stride 2:", macs[1] / macs[2], "x; of stride 4:", macs[1] / mac
 # not disturbed by other programs competing for the cores.)
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 threads = torch.get_num_threads()
 torch.set_num_threads(1)  # time the arithmetic, not the scheduling of threads
 try:

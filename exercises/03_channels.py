@@ -389,8 +389,7 @@ for c_i, c_o, h, w, p, s in [(64, 32, 14, 14, 0, 1), (3, 8, 9, 7, 1, 2)]:
 # depends on the library and the CPU, so this cell's output is not compared:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 torch.manual_seed(0)
 X = torch.normal(0, 1, (3, 3, 3))
 K = torch.normal(0, 1, (2, 3, 1, 1))

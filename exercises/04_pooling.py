@@ -800,8 +800,7 @@ timings = {"F.max_pool2d": ms_forward_backward(lambda t: F.max_pool2d(t, 2), X_b
            "max of windows()": ms_forward_backward(lambda t: windows(t, 2).amax(-1), X_big),
            "soft_pool2d": ms_forward_backward(lambda t: soft_pool2d(t, 2, 1.0), X_big)}
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for name, ms in timings.items():
     print(f"{name:<26}{ms:8.2f} ms  ({ms / timings['F.max_pool2d']:.1f}x F.max_pool2d)")
 
@@ -949,8 +948,7 @@ train_iter, test_iter = utils.load_fashion_mnist(
     budget.batch_size, device=device, train_size=budget.train_size,
     test_size=budget.test_size)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 histories = {}
 for name, make in makers.items():
     utils.seed_everything(0)
@@ -997,8 +995,7 @@ with torch.no_grad():
     inputs = {2: soft_net[:2](X_test), 5: soft_net[:5](X_test)}  # what each pool sees
     positions = {i: soft_position(soft_net[i], inputs[i]) for i in (2, 5)}
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for i in (2, 5):
     closer = "average" if positions[i] < 0.5 else "max"
     print(f"soft pooling layer {i}: learned T = {soft_net[i].log_T.exp().item():.3f}, "

@@ -194,8 +194,7 @@ print(f"SGD steps in the exercise budget: {steps:,} "
 # The classic recipe on this budget, from every seed:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 classic_lr = profile.budget("lenet").lr
 classic_sgd = train_config(f"sigmoid, avg pool, SGD lr {classic_lr:g}", classic_lr,
                            optimizer="sgd")
@@ -222,8 +221,7 @@ sgd_verdict = ("every seed ended below 0.2 validation accuracy, still on the pla
 # the same network with ReLU and max pooling, from every seed:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 X_batch, y_batch = next(iter(train_iter))
 grad_ratio = {"sigmoid": [], "relu": []}
 for act, pool in (("sigmoid", "avg"), ("relu", "max")):
@@ -258,8 +256,7 @@ assert min(grad_ratio["relu"]) > 10 * max(grad_ratio["sigmoid"]), grad_ratio
 # and three times it).
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("sgd_verdict", sgd_verdict)
 print(sgd_verdict)
 
@@ -276,8 +273,7 @@ print(sgd_verdict)
 # and for each network the learning rate with the better mean validation accuracy:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 def pick(act, pool):
     """The grid's Runs for (act, pool) at the learning rate chosen on validation."""
     return grid[act, pool, utils.choose({lr: grid[act, pool, lr] for lr in lrs})]
@@ -301,8 +297,7 @@ assert params(sig_avg) == params(sig_max)        # pooling has no parameters
 assert sig_avg.mean("val") > 0.3 and sig_max.mean("val") > 0.3   # both left the plateau
 assert abs(pool_gain) < 0.05, (pool_gain, pool_se)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("pool_gain", pool_gain)
 utils.glue("pool_se", pool_se)
 utils.glue("pool_words", pool_words)
@@ -331,8 +326,7 @@ utils.glue("sig_avg_val", sig_avg.mean("val"))
 # The same grid with ReLU:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for pool in ("avg", "max"):
     for lr in lrs:
         grid["relu", pool, lr] = train_config(f"relu, {pool} pool, lr {lr:g}", lr,
@@ -363,8 +357,7 @@ for g in (utils.gain(sig_avg, relu_avg, "val"), utils.gain(sig_avg, relu_max, "v
 relu_vs_pool = utils.gain(sig_max, relu_avg, "val")
 assert relu_vs_pool.ahead == relu_vs_pool.n and relu_vs_pool.mean > 0.05, relu_vs_pool
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for key, value in (("relu_gain", relu_gain), ("relu_se", relu_se), ("both_gain", both_gain),
                    ("both_se", both_se), ("relu_pool_gain", relu_pool_gain),
                    ("relu_pool_se", relu_pool_se), ("relu_pool_words", relu_pool_words)):
@@ -451,8 +444,7 @@ assert (utils.num_params(make_lenet(kernel=3)) > utils.num_params(make_lenet(ker
 # count, as the chapter's table showed. Trained:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 ex3 = {}
 for k in (3, 7):
     ex3[f"kernel {k}x{k}"] = train_config(f"relu, max pool, kernel {k}x{k}", base_lr,
@@ -491,8 +483,7 @@ assert wide[7].in_features == 2 * narrow[7].in_features    # 32 instead of 16 ma
 # the factor printed above. Trained:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 ex3["channels (16, 32)"] = train_config("relu, max pool, channels (16, 32)", base_lr,
                                         act="relu", pool="max", channels=(16, 32))
 print_versus([ex3["channels (16, 32)"]])
@@ -511,8 +502,7 @@ assert ex3["channels (16, 32)"].mean("val") > 0.5, ex3["channels (16, 32)"]
 # resolution.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 ex3["3 conv layers"] = train_config("relu, max pool, 3 conv layers", base_lr,
                                     act="relu", pool="max", extra_conv=True)
 print_versus([ex3["3 conv layers"]])
@@ -537,8 +527,7 @@ print(f"parameters without hidden dense layers: {utils.num_params(no_dense):,} "
       f"({dense_share:.0%} fewer)")
 assert utils.num_params(no_dense) < 0.15 * utils.num_params(make_lenet("relu", "max"))
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 ex3["no hidden dense layer"] = train_config("relu, max pool, no hidden dense", base_lr,
                                             act="relu", pool="max", dense=())
 print_versus([ex3["no hidden dense layer"]])
@@ -552,8 +541,7 @@ assert ex3["no hidden dense layer"].mean("val") > 0.5, ex3["no hidden dense laye
 # All five variants side by side, each dot one seed:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 print_versus(list(ex3.values()))
 fig = utils.plot_runs([base, *ex3.values()], "val",
                       title="one change at a time, at the base's learning rate")
@@ -581,8 +569,7 @@ assert set(better) | set(worse) <= set(ex3)
 assert not set(better) & set(worse)
 assert all(resolved[n].mean > 0 for n in better) and all(resolved[n].mean < 0 for n in worse)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("ex3_words", ex3_words)
 utils.glue("dense_share", dense_share)
 
@@ -605,8 +592,7 @@ utils.glue("dense_share", dense_share)
 # every epoch, so the same runs also show what more epochs give:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 def epoch_means(runs):
     """Mean validation accuracy after each epoch, over the runs that did not diverge."""
     curves = [[r["test_acc"] for r in run.history] for run in runs if not run.diverged]
@@ -655,8 +641,7 @@ late_words = ("the last epoch still added accuracy, a gain the seeds resolve, so
 # each ReLU layer that are zero for every image of a validation batch:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 X_val, _ = next(iter(val_iter))
 relu_layers = [i for i, m in enumerate(base.runs[0].net) if isinstance(m, nn.ReLU)]
 
@@ -686,8 +671,7 @@ for seed, fractions in dead.items():
 collapse_words = (f"{len(collapsed)} of the {len(lr_sweep[top_lr])} runs at lr {top_lr:g} "
                   "ended below 0.2 validation accuracy")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("best_lr", best_lr)
 utils.glue("late_words", late_words)
 utils.glue("collapse_words", collapse_words)
@@ -769,8 +753,7 @@ utils.show_images(digit_images[order[:8]], 1, 8, titles=[str(int(digit_labels[i]
 # validation images, and the test images scored once, for the chosen rate:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 def make_modern():
     net = make_lenet("relu", "max")
     net.apply(utils.init_xavier)
@@ -794,8 +777,7 @@ assert digit_best.mean("test") > 0.8, digit_best.scores("test")
 assert digit_iters["train"].num_examples < train_iter.num_examples
 assert min(digit_best.scores("val")) > max(base.scores("val")), (digit_best, base)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("digit_test", digit_best.mean("test"))
 utils.glue("digit_test_sd", digit_best.std("test"))
 utils.glue("digit_val", digit_best.mean("val"))
@@ -932,8 +914,7 @@ assert field == (5 + 1 + (5 - 1) * 2,) * 2   # 5x5 kernel, 2x2 pool, then 5x5 at
 # the ten, and its top class for each input is:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for name, p in zip(input_names, probs):
     print(f"{name:<9} -> {utils.TEXT_LABELS[int(p.argmax())]:<11} (probability {p.max():.2f})")
 
@@ -996,8 +977,7 @@ def probe_accuracy(f, classes=None, weight_decay=1e-3):
         return (probe(F_val).argmax(dim=1) == y_val).float().mean().item()
 
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 pair = torch.tensor([utils.TEXT_LABELS.index("pullover"), utils.TEXT_LABELS.index("coat")],
                     device=device)
 probes = {task: {"pixels": [probe_accuracy(nn.Identity(), classes)]}
@@ -1040,8 +1020,7 @@ probe_words = {key: resolve(value) for key, value in probe_gain.items()}
 l2_vs_l1 = utils.gain(probes["pullover vs coat"]["layer 1"],
                       probes["pullover vs coat"]["layer 2"])
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for (task, layer), (diff, se) in probe_gain.items():
     key = f"{'all' if task == '10 classes' else 'pair'}_{layer.replace(' ', '')}"
     utils.glue(f"probe_{key}_gain", diff)
@@ -1101,8 +1080,7 @@ print(pair_conclusion)
 # change alone is already a candidate:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 ups = sorted((n for n in ex3 if versus(base, ex3[n])[0] > 0),
              key=lambda n: versus(base, ex3[n])[0], reverse=True)
 combined, used = {}, []
@@ -1130,8 +1108,7 @@ assert len(trained) >= 1 + 2 * len(lrs) * 2 + len(ex3) + 1
 # for the starting point, the classic LeNet (at the rate chosen for it in Exercise 1):
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 ranking = sorted(trained.values(), key=lambda runs: runs.mean("val"), reverse=True)
 width = max(len(runs.name) for runs in ranking)
 print(f"{'configuration':<{width}}  {'params':>8}  validation accuracy")
@@ -1156,8 +1133,7 @@ assert winner is ranking[0]
 assert final.better and final.ahead == final.n, final
 assert winner.mean("test") > 0.7, winner.scores("test")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("n_candidates", len(trained))
 utils.glue("n_runs", sum(len(runs) for runs in trained.values()))
 utils.glue("winner_name", winner.name)

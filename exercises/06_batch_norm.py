@@ -236,8 +236,7 @@ print("utils.Residual convolutions have no bias:",
 # that ends clearly above it does worse than a constant guess: optimization failed.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 rates = (1.0, 3.0, 10.0, 30.0)
 arms = {"LeNet": lenet_with(), "LeNet + BN": lenet_with(bn2d, bn1d)}
 sweep = {"LeNet": grid_sweep(arms["LeNet"], "LeNet", rates, widen=0),
@@ -277,8 +276,7 @@ slower_loss = utils.gain(final_losses(bn[1.0]), final_losses(bn[10.0]),
 assert slower_loss.behind == slower_loss.n, slower_loss     # lr 10: less progress
 assert slower.mean < 0, slower
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for lr in rates:
     utils.glue(f"bn_val_{lr:g}", bn[lr].mean("val"))
     utils.glue(f"bn_sd_{lr:g}", bn[lr].std("val"))
@@ -396,8 +394,7 @@ assert same and abs(ratio - 0.1) < 1e-3 and cosine > 0.9999
 # mean validation accuracy, and those configurations are scored once on the test set.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 placements = {"after sigmoid, all layers": lenet_with(bn2d, bn1d, where="after"),
               "convolutions only": lenet_with(bn2d, None),
               "linear layers only": lenet_with(None, bn1d)}
@@ -406,8 +403,7 @@ grids = {"before sigmoid, all layers": utils.Sweep(
 print(grids["before sigmoid, all layers"].describe())
 grids.update({name: grid_sweep(make, name) for name, make in placements.items()})
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 placed = {name: grid.best for name, grid in grids.items()}
 bn_ref = placed["before sigmoid, all layers"]   # the reference of exercises 3, 5, 6 and 8
 print(utils.runs_table([runs for grid in grids.values() for runs in grid.runs.values()],
@@ -430,8 +426,7 @@ for name, runs in placed.items():
 # the chapter's function), and score again.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 recomputed = {}
 for name in ("before sigmoid, all layers", "linear layers only"):
     recomputed[name] = [
@@ -464,8 +459,7 @@ assert placed["linear layers only"].mean("val") < bn_ref.mean("val")
 assert lin_fix.mean > full_fix.mean + 0.03, (lin_fix, full_fix)
 assert abs(side.mean) < 0.1, side
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("conv_verdict", conv.verdict())
 utils.glue("conv_loss_verdict", conv_loss.verdict())
 utils.glue("lin_fix_verdict", lin_fix.verdict())
@@ -517,8 +511,7 @@ except ValueError as err:
     caught = err
 assert caught is not None and "Expected more than 1 value per channel" in str(caught)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 print(type(caught).__name__ + ":", str(caught))    # PyTorch's wording may change
 
 # %% [markdown]
@@ -633,8 +626,7 @@ print("LiteBatchNorm(center=True, scale=True) equals nn.BatchNorm2d in both mode
 # grid, against full BN and plain LeNet from exercise 2:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 def lite(center, scale):
     return lambda n: LiteBatchNorm(n, center=center, scale=scale)
 
@@ -695,8 +687,7 @@ for seed in profile.seeds:
     offsets.append(offset_to_spread(lenet_with()(), X))
 linear_offsets = [r for per_seed in offsets for r in per_seed[2:]]   # the two linear layers
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for seed, per_seed in zip(profile.seeds, offsets):
     print(f"seed {seed}: median |mean| / std per layer (conv, conv, linear, linear):",
           [round(r, 1) for r in per_seed])
@@ -749,8 +740,7 @@ for name, make in kinds.items():
         utils.seed_everything(seed)
         saturated[name, seed] = saturation(make(), X)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for (name, seed), fractions in saturated.items():
     print(f"{name:<12} seed {seed}: saturated fraction per sigmoid "
           f"{[round(f, 2) for f in fractions]}")
@@ -785,8 +775,7 @@ for seed in profile.seeds:
 # grid like the others and compare it with full BN at their chosen rates:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 fixed_make = lenet_with(lambda n: nn.BatchNorm2d(n, affine=False),
                         lambda n: nn.BatchNorm1d(n, affine=False))
 fixed = grid_sweep(fixed_make, "fixed gamma=1, beta=0").best
@@ -848,8 +837,7 @@ axes[0].legend(fontsize=9)
 fig.tight_layout()
 plt.show()
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 print(f"{'seed':<6}{'layer':<7}{'gamma mean':>11}{'gamma std':>10}{'beta mean':>10}"
       f"{'beta std':>9}")
 for seed, layers in bn_layers.items():
@@ -989,8 +977,7 @@ assert results["train mode"]["BN1 gamma"] and results["train mode"]["running var
 # those 20 batches.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 probe = copy.deepcopy(trained).train()     # a copy: the running statistics stay intact
 pool = torch.cat([X for _, (X, _) in zip(range(16), train_iter)]).to(device)   # 1,024
 fixed_pair = next(iter(test_iter))[0][:2].to(device)
@@ -1023,8 +1010,7 @@ assert noise[4] > noise[64] > noise[256] and eval_noise == 0.0
 # validation accuracies.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 train_scores = bn_ref.score("train", train_iter)
 gaps = [t - v for t, v in zip(train_scores, bn_ref.scores("val"))]
 print("train accuracy:", [round(v, 3) for v in train_scores],

@@ -474,8 +474,7 @@ for on_1x1 in (True, False):
           f"{reads[on_1x1]:.0%} of the input positions")
 assert reads[True] == 0.25 and reads[False] == 1.0
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("r50_extra_macs", extra / 1e6)
 utils.glue("r50_extra_share", extra_share)
 
@@ -593,8 +592,7 @@ preact_rates = tuple(deep.lr * f for f in (0.5, 1, 2))
 print(deep.describe())
 print("learning rates:", preact_rates, " seeds:", profile.seeds)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 train_iter, val_iter, test_iter = utils.load_fashion_mnist(
     deep.batch_size, resize=deep.resize, device=device, train_size=deep.train_size,
     val_size=deep.val_size, test_size=deep.test_size)
@@ -618,8 +616,7 @@ preact = utils.gain(preact_chosen["original"], preact_chosen["pre-activation"],
 preact_gain, preact_se = preact
 print(f"pre-activation minus original, test accuracy: {preact_gain:+.3f} ± {preact_se:.3f}")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 # every chosen run learned: training loss far below chance (ln 10 = 2.3), test accuracy
 # far above chance (0.1) on average
 for runs in preact_chosen.values():
@@ -628,8 +625,7 @@ for runs in preact_chosen.values():
 verdict = preact.verdict()
 print(verdict)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("preact_gain", preact_gain)
 utils.glue("preact_se", preact_se)
 utils.glue("preact_verdict", verdict)
@@ -680,8 +676,7 @@ overfit = profile.budget("exercise_overfit")
 print(overfit.describe())
 print("seeds:", profile.seeds)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 small_train, small_test = utils.load_fashion_mnist(
     overfit.batch_size, resize=overfit.resize, device=device,
     train_size=overfit.train_size, test_size=overfit.test_size)
@@ -698,15 +693,13 @@ for seed in profile.seeds:
     print(f"seed {seed}: training accuracy {fit[seed][0]:.3f}, test accuracy "
           f"{fit[seed][1]:.3f}, gap {fit[seed][0] - fit[seed][1]:.3f}")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for seed, (train_acc, test_acc) in fit.items():
     assert train_acc > 0.9 and train_acc - test_acc > 0.15, (seed, train_acc, test_acc)
 min_gap = min(train_acc - test_acc for train_acc, test_acc in fit.values())
 print(f"smallest gap over the seeds: {min_gap:.3f}")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("overfit_min_gap", min_gap)
 utils.glue("overfit_size", overfit.train_size)
 
@@ -773,8 +766,7 @@ assert depth(deep_stack(skip=True, bn=False)) == 20
 # chapter) and with it:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 X, y = next(iter(train_iter))
 
 
@@ -829,8 +821,7 @@ plain_train, plain_val, plain_test = utils.load_fashion_mnist(
     adam_budget.batch_size, device=device, train_size=adam_budget.train_size,
     val_size=adam_budget.val_size, test_size=adam_budget.test_size)
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 adam_sweep = {(skip, lr): utils.train_seeds(
                   lambda skip=skip: deep_stack(skip, bn=True), plain_train, plain_val,
                   adam_budget.num_epochs, lr, optimizer="adam", device=device,
@@ -852,8 +843,7 @@ for runs in adam_chosen.values():
           + " ".join(f"{v:.3f}" for v in last_losses(runs))
           + f"   test {runs.summary('test')}")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 plain_losses, res_losses = last_losses(adam_chosen[False]), last_losses(adam_chosen[True])
 adam_loss = utils.gain(plain_losses, res_losses, higher_is_better=False)   # residual - plain
 adam_test = utils.gain(adam_chosen[False], adam_chosen[True])
@@ -861,8 +851,7 @@ assert adam_loss.ahead == adam_loss.n and adam_test.ahead == adam_test.n, (adam_
 adam_gap, adam_gap_se = -adam_loss.mean, adam_loss.se
 print(f"plain minus residual training loss: {adam_gap:.3f} ± {adam_gap_se:.3f}")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("adam_gap", adam_gap)
 utils.glue("adam_gap_se", adam_gap_se)
 utils.glue("adam_plain_test", adam_chosen[False].mean("test"))
@@ -896,8 +885,7 @@ utils.glue("adam_res_test", adam_chosen[True].mean("test"))
 # the table is not compared; the assertions after it check the scaling and the direction).
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 def train_throughput(net, batch_size=128, side=28, steps=3):
     """Training examples per second over `steps` SGD steps on random data."""
     net.to(device).train()

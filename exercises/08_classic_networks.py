@@ -353,8 +353,7 @@ assert 15 < conv_param_factor <= 16 and 15 < conv_mac_factor <= 16
 assert 14 < net_mac_factor < 15.5                    # the dense head's arithmetic stays
 assert 0.3 < kept_params < 0.37                      # about a third of the parameters
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 utils.glue("vgg_quarter_mac_factor", net_mac_factor)
 utils.glue("vgg_quarter_kept_params", kept_params)
 
@@ -972,8 +971,7 @@ assert sum(isinstance(m, nn.AvgPool2d) for m in pooling_makes["average pooling"]
     == num_transitions
 assert not any(isinstance(m, nn.AvgPool2d) for m in pooling_makes["max pooling"]().modules())
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 pool_sweeps = {name: utils.sweep(make, train_iter, val_iter, budget.num_epochs, GRID,
                                  name=name, widen=1, optimizer="adam", device=device)
                for name, make in pooling_makes.items()}
@@ -1167,8 +1165,7 @@ for name, make in over_makes.items():
     print(f"{name:<20} {utils.num_params(make()):>8,} parameters")
 assert utils.num_params(small_alexnet()) == utils.num_params(small_alexnet(dropout=False))
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 over_sweeps = {name: utils.sweep(make, over_data[0], over_data[1], over_budget.num_epochs,
                                  GRID, name=name, widen=1, optimizer="adam", device=device)
                for name, make in over_makes.items()}
@@ -1316,8 +1313,7 @@ utils.glue("overtake", overtake)
 # few repeats:
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 net = he_init(small_alexnet)().to(device)
 optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
 loss_fn = nn.CrossEntropyLoss()
@@ -1378,8 +1374,7 @@ lenet_makes = {"LeNet (ReLU)": utils.lenet_modern, "LeNet (ReLU) + dropout": len
 print(lenet_dropout())
 assert sum(isinstance(m, nn.Dropout) for m in lenet_dropout()) == 2
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 lenet_sweeps = {name: utils.sweep(make, train_iter, val_iter, budget.num_epochs, GRID,
                                   name=name, widen=1, optimizer="adam", device=device)
                 for name, make in lenet_makes.items()}
@@ -1662,8 +1657,7 @@ num_convs = sum(isinstance(m, nn.Conv2d) for m in bn_goog.modules())
 assert sum(isinstance(m, nn.BatchNorm2d) for m in bn_goog.modules()) == num_convs
 print(f"{num_convs} convolutions, each followed by a batch norm")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 goog_sweeps = {name: utils.sweep(make, train_iter, val_iter, budget.num_epochs, GRID,
                                  name=name, widen=1, optimizer="adam", device=device)
                for name, make in goog_makes.items()}
@@ -1883,8 +1877,7 @@ for dense in (False, True):
     print(f"{'dense' if dense else 'plain'} MLP: {utils.num_params(DenseMLP(10, dense=dense)):,}"
           " parameters")
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 mlp_results = {}
 for dense in (False, True):
     tried = {lr: [fit_rmse(dense, lr, s) for s in profile.seeds] for lr in (0.001, 0.003, 0.01)}

@@ -375,8 +375,7 @@ for step in range(num_steps):
 # asserts what must hold.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 print(f"{'step':>4}{'loss':>8}{'grad 0':>9}{'grad 2':>9}{'grad 4':>9}{'grad 6':>9}"
       f"{'use 2':>9}{'use 4':>9}")
 for row in log:
@@ -456,8 +455,7 @@ print("free parameters: conv", conv.weight.numel(), "| untied dense", W.numel())
 # nbval does not compare the next cell.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 print(sorted(name for name in dir(nn.init)
              if name.endswith("_") and not name.startswith("_")))
 
@@ -1069,8 +1067,7 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 # or vanishes.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
 print(f"{'n':>6}"
       + "".join(f"{d.type + ' time':>14}{d.type + ' GFLOP/s':>15}" for d in devices))
@@ -1195,8 +1192,7 @@ def timed(fn):
 # swamp the effect we want to see.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 threads = torch.get_num_threads()
 torch.set_num_threads(1)
 try:
@@ -1236,8 +1232,7 @@ print("both versions log the same norms:", len(norms_each) == len(norms_dev) == 
 # there inside the timed region would measure the bus instead.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 if torch.cuda.device_count() >= 2:
     g0, g1 = torch.device("cuda:0"), torch.device("cuda:1")
     A0, A1 = torch.randn(4096, 4096, device=g0), torch.randn(4096, 4096, device=g1)

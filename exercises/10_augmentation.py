@@ -229,8 +229,7 @@ def table(candidates):
 # is scored once, at the end).
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 none = sweep("no augmentation").best
 shifts = sweep("shifts", lambda X, g: random_shift(X, g, 2), lrs=rates_augmented).best
 print(table([none, shifts]))
@@ -309,8 +308,7 @@ plt.show()
 # network). Each is compared with the configuration it changes, paired by seed.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 flips = sweep("flips only", random_flip, lrs=rates_augmented).best
 pad3 = sweep("shifts, pad 3", lambda X, g: random_shift(X, g, 3), lrs=rates_augmented).best
 print(table([none, flips, shifts, pad3]))
@@ -440,8 +438,7 @@ def random_vflip(X, generator, p=0.5):
     return torch.where(mask.to(X.device)[:, None, None, None], X.flip(-2), X)
 
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 vflip = sweep("shifts + vertical flips",
               lambda X, g: random_shift(random_vflip(X, g), g, 2),
               lrs=(0.00125, 0.0025, 0.005)).best
@@ -510,8 +507,7 @@ def tta_accuracy(net, data_iter, views):
     return correct / total
 
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 tta_nets = {"none": none, "shifts": shifts, "flips only": flips}
 tta = {(kind, v): [tta_accuracy(r.net, data[r.seed][1]["test"], f) for r in runs]
        for kind, runs in tta_nets.items() for v, f in TTA_VIEWS.items()}
@@ -574,8 +570,7 @@ assert tta_change["none", "+ mirror image"].worse
 # decay.
 # :::
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 def adamw(weight_decay):
     return lambda params, lr: torch.optim.AdamW(params, lr, weight_decay=weight_decay)
 

@@ -194,8 +194,7 @@ for name, (batch_size, rate) in settings.items():
         net = fit(bn_lenet(), train_iter, rate, budget.num_epochs)
         scaling[name].append(utils.evaluate_accuracy(net, val_iter))
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for name, accs in scaling.items():
     print(f"{name:>18}: val acc {' '.join(f'{a:.3f}' for a in accs)}"
           f"  mean {sum(accs) / len(accs):.3f}")
@@ -291,8 +290,7 @@ for accs, P in zip(bn_runs.values(), (None, processes), strict=True):
         net = fit(bn_lenet(P), train_iter, budget.lr, budget.num_epochs)
         accs.append(utils.evaluate_accuracy(net, val_iter))
 
-# %% tags=["hide-input"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["hide-input", "nbval-ignore-output"]
 for name, accs in bn_runs.items():
     print(f"{name:>48}: val acc {' '.join(f'{a:.3f}' for a in accs)}"
           f"  mean {sum(accs) / len(accs):.3f}")

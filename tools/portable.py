@@ -8,9 +8,13 @@ changes the order of every parallel reduction. A floor that one machine clears
 by a hair fails on the next. This script reruns nbval under settings that
 differ from this machine's default in both respects:
 
-- the thread count: one thread per notebook (two if the default is one), with
-  ``--workers`` notebooks at a time (pytest-xdist, whole files per worker), so
-  the run keeps every core busy;
+- the thread count: the committed outputs are executed at one thread per
+  notebook (``make execute``); on four cores or more each notebook gets two
+  threads, with half as many notebooks at a time as there are cores. On fewer
+  cores it stays at one thread, with one notebook per core (pytest-xdist,
+  whole files per worker): two notebooks at two threads each on two cores ran
+  at three quarters of the speed of two at one thread, and one at two threads
+  at two thirds, so there only the instruction set changes;
 - the instruction set: an AVX-512 machine computes as an AVX2 one does
   (``ATEN_CPU_CAPABILITY=avx2``, ``ONEDNN_MAX_CPU_ISA=AVX2``); an AVX2 machine
   uses ATen's portable kernels, as ARM CPUs such as Apple's run the book
@@ -47,19 +51,20 @@ def probe(env: dict[str, str] | None = None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def other_machine(capability: str, threads: int) -> dict[str, str]:
+def other_machine(capability: str, cores: int) -> dict[str, str]:
     """Settings under which this machine computes as another kind would.
 
     Args:
         capability: ``torch.backends.cpu.get_cpu_capability()`` of this machine,
             e.g. ``"AVX512"``, ``"AVX2"`` or ``"DEFAULT"``.
-        threads: this machine's default ``torch.get_num_threads()``.
+        cores: the number of CPU cores (``os.cpu_count()``).
 
     Returns:
-        Environment variables that change the thread count and, where there is
-        a smaller instruction set to fall back to, the kernels.
+        Environment variables that set the thread count per notebook (two on
+        four cores or more, else one) and, where there is a smaller instruction
+        set to fall back to, the kernels.
     """
-    env = {"OMP_NUM_THREADS": "1" if threads > 1 else "2"}
+    env = {"OMP_NUM_THREADS": "2" if cores >= 4 else "1"}
     cap = capability.upper()
     if cap.startswith("AVX512"):
         env.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
@@ -80,7 +85,7 @@ def main() -> int:
     base = {k: v for k, v in os.environ.items()
             if k not in ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
     default = probe(base)
-    settings = other_machine(default["capability"], default["threads"])
+    settings = other_machine(default["capability"], os.cpu_count() or 1)
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep or not name:
