@@ -69,9 +69,11 @@ test-native: venv
 sync: venv
 	$(BIN)/jupytext --sync $(NOTEBOOKS)
 
-# Re-execute every notebook in place under the current CNNBOOK_PROFILE.
+# Re-execute every notebook in place under the current CNNBOOK_PROFILE, at one thread
+# unless OMP_NUM_THREADS says otherwise, then write the glued values into the prose
+# (tools/glue_text.py).
 execute: venv
-	$(BIN)/python tools/execute_notebooks.py $(NB)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python tools/execute_notebooks.py $(NB)
 
 # Run every notebook (not written back) and print its run time.
 timings: venv

@@ -25,7 +25,7 @@
 # - how the book decides whether one way of training beat another.
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys
@@ -143,10 +143,10 @@ assert seconds_usual > 0.1 * seconds_steps, (seconds_usual, seconds_steps)
 
 # %% [markdown]
 # On the machine that built this page, making the batches of one pass took
-# {glue:text}`usual_ms:.0f` ms with the `DataLoader`, {glue:text}`batch_speedup:.0f`
+# <span data-glue="usual_ms:.0f">6830</span> ms with the `DataLoader`, <span data-glue="batch_speedup:.0f">519</span>
 # times as long as with the `DeviceLoader`, while LeNet's training steps on those
-# batches took {glue:text}`steps_ms:.0f` ms: the per-image pipeline adds
-# {glue:text}`batch_share:.0%` of the training time on top of it. The usual remedy is
+# batches took <span data-glue="steps_ms:.0f">10603</span> ms: the per-image pipeline adds
+# <span data-glue="batch_share:.0%">64%</span> of the training time on top of it. The usual remedy is
 # `num_workers`: worker processes that make batches while the main process trains. That
 # hides the cost only where there are spare cores; on a 2-core laptop or a Colab machine
 # the workers compete with the training step for the same cores. How the difference shows up in

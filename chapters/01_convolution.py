@@ -24,7 +24,7 @@
 # (MLP) with `nn.Linear`, a loss and `loss.backward()`.
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys
@@ -536,7 +536,7 @@ print(corr2d(X.t(), K.t()))
 # columns right, far enough from the border that nothing falls off, and compares both
 # orders exactly.
 
-# %%
+# %% tags=["hide-input"]
 X_eq = torch.zeros(8, 8)
 X_eq[1:3, 2:5] = torch.tensor([[1.0, 2.0, 0.0], [3.0, 1.0, 2.0]])  # a pattern, zeros around
 K_eq = torch.tensor([[1.0, -1.0], [2.0, 0.0]])
@@ -788,7 +788,7 @@ for L in range(1, 6):
 # larger gradient). For one layer the gradient is simply the kernel: output
 # $(i, j)$ depends on input $(i + a, j + b)$ through the weight $K[a, b]$.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
 for ax, L in zip(axes, (1, 2, 3)):
     ax.imshow(input_gradient(L), cmap="viridis")
@@ -857,7 +857,7 @@ for name, fmap in maps.items():
     assert fmap.shape == (img.shape[0] - k_h + 1, img.shape[1] - k_w + 1)
     print(f"{name:<38} kernel {k_h}x{k_w} -> feature map {tuple(fmap.shape)}")
 
-# %%
+# %% tags=["hide-input"]
 edges = torch.sqrt(maps["Sobel x"] ** 2 + maps["Sobel y"] ** 2)  # gradient magnitude
 panels = [("input", img, False),  # (title, image, signed?)
           ("[1, -1]: vertical edges", maps["[1, -1]: vertical edges"], True),

@@ -22,7 +22,7 @@
 # Prerequisite: [image convolution](01_convolution.ipynb) (cross-correlation, `nn.Conv2d`).
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys
@@ -202,7 +202,7 @@ for mode in ["constant", "reflect", "replicate", "circular"]:
 #
 # The same four modes on a $3 \times 3$ image padded by 1:
 
-# %%
+# %% tags=["hide-input"]
 X3 = torch.arange(1., 10.).reshape(1, 1, 3, 3)
 modes = ["constant", "reflect", "replicate", "circular"]
 fig, axes = plt.subplots(1, 4, figsize=(10, 3))
@@ -300,7 +300,7 @@ assert comp_conv2d(conv2d, X).shape == formula
 # rows down at the end of a row), so neighbouring windows share a row or column of
 # input; the number of panels is the output size the formula predicts.
 
-# %%
+# %% tags=["hide-input"]
 def draw_window(ax, n, k, p, top, left, title):
     """Draw an n x n input padded by p, with the k x k window whose corner is (top, left)."""
     size = n + 2 * p

@@ -22,7 +22,7 @@
 # [padding and stride](02_padding_stride.ipynb).
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys
@@ -97,7 +97,7 @@ assert Y[0, 0].item() == sum(per_channel)
 # The figure draws the same computation: each channel gives its own $2 \times 2$ map, and
 # the output is their sum.
 
-# %%
+# %% tags=["hide-input"]
 def show_matrix(ax, M, title, cmap="Blues"):
     """Draw a small matrix with its values written in the cells."""
     spread = float(M.max() - M.min()) + 1.0
@@ -177,7 +177,7 @@ assert torch.equal(Y3[0], corr2d_multi_in(X, K))
 # results into output channel $o$. The four axes of the kernel tensor are the rows
 # ($c_o$), the columns ($c_i$) and the two axes of each small matrix ($k_h$, $k_w$).
 
-# %%
+# %% tags=["hide-input"]
 c_o, c_i, k_h, k_w = K3.shape
 fig = plt.figure(figsize=(8, 5.6))
 grid = fig.add_gridspec(c_o * c_i, c_i + 2, wspace=0.5, hspace=0.9)
@@ -229,7 +229,7 @@ print("nn.Conv2d == our function + bias")
 # its tensors: the input's channels, the `weight` as a stack of 3-D kernels (one per
 # output channel, each as deep as the input), and one output map per kernel.
 
-# %%
+# %% tags=["hide-input"]
 def draw_stack(ax, x, y, depth, h, w, color, cell=1.0, step=0.45):
     """Draw `depth` grids of h x w cells (side `cell`), each offset by `step`; front at (x, y)."""
     for d in reversed(range(depth)):

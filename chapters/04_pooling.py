@@ -27,7 +27,7 @@
 # [multiple channels](03_channels.ipynb).
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys
@@ -108,7 +108,7 @@ print("average pooling 2x2:\n", pool2d(X, (2, 2), "avg"))
 # figure draws one panel per window, with the window's maximum in bold, and the two
 # outputs below; each output cell is one window.
 
-# %%
+# %% tags=["hide-input"]
 def draw_grid(ax, M, title, window=None, color="tab:red", bold=None):
     """Draw matrix M with its values; outline `window` = (top, left, h, w) if given."""
     rows, cols = M.shape
@@ -169,7 +169,7 @@ print(nn.MaxPool2d(2)(X4))
 # and on a 4x4 one: they tile the input without overlapping, and a row or column that
 # no window reaches (hatched) is dropped. The cell then asserts the defaults.
 
-# %%
+# %% tags=["hide-input"]
 pool = nn.MaxPool2d(2)
 colors = ["tab:red", "tab:orange", "tab:green", "tab:purple"]
 fig, axes = plt.subplots(1, 4, figsize=(10, 3), width_ratios=[3, 1.6, 4, 2.2])
@@ -624,7 +624,7 @@ pooled = {"max pooling 8x8": F.max_pool2d(photo, 8),
           "average pooling 8x8": F.avg_pool2d(photo, 8)}
 print("photo", tuple(photo.shape), {k: tuple(v.shape) for k, v in pooled.items()})
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(9, 4), layout="constrained")
 for ax, (title, img) in zip(axes, [("original", photo), *pooled.items()]):
     ax.imshow(img[0].permute(1, 2, 0).clamp(0, 1).numpy())

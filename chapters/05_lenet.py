@@ -25,7 +25,7 @@
 # [pooling](04_pooling.ipynb).
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys
@@ -63,8 +63,8 @@ torch.set_printoptions(precision=4)
 # %% [markdown]
 # `utils.try_gpu()` returns the first CUDA GPU if there is one, else Apple's MPS, else the
 # CPU. Every cell below runs unchanged on any of them: the data and the model are put on
-# `device` and nothing else in the code mentions hardware. The book's CI runs on a CPU;
-# this copy of the notebook ran on:
+# `device` and nothing else in the code mentions hardware. This copy of the notebook ran
+# on:
 
 # %% tags=["nbval-ignore-output"]
 print(device)
@@ -249,7 +249,7 @@ print(f"parameters: {sum(p.numel() for p in reference.parameters()):,}")
 # $U\!\left(-\sqrt{6/(n_\text{in}+n_\text{out})},\ \sqrt{6/(n_\text{in}+n_\text{out})}\right)$
 # so that activations and gradients keep a similar scale from layer to layer. The number
 # of epochs, like every training budget in this book, comes from the profile: the quick
-# profile keeps CI fast on two CPU cores; set `CNNBOOK_PROFILE=full` for the
+# profile keeps every notebook to minutes on two CPU cores; set `CNNBOOK_PROFILE=full` for the
 # published-scale run.
 
 # %%
@@ -356,8 +356,8 @@ def train_by_hand(net, train_iter, test_iter, num_epochs, lr, device):
 # `utils.train` is this loop plus what a book needs around it. To check that nothing
 # else is hidden in it, train the same network from the same seed on the same batches
 # both ways, on a small budget. `utils.train` would normally also pick a faster memory
-# layout and, on a GPU, mixed precision (`utils.Speed`; `bench/README.md` in the repository
-# measures what they buy); we switch both off here so that the
+# layout and, on a GPU, mixed precision (`utils.Speed`; the appendix "How utils trains
+# fast" measures what they buy); we switch both off here so that the
 # two runs do the same arithmetic:
 
 # %%
@@ -442,11 +442,8 @@ print(f"last epoch: train acc - test acc = "
 # during which the weights keep improving, so it lags a little; the gap printed under
 # the table is small, which says LeNet is not overfitting at this budget and more epochs
 # would still help (the full profile trains longer).
-#
-# Each model this book trains reports one line in a fixed format, from which the book's
-# landing page builds its table of results:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["remove-cell", "nbval-ignore-output"]
 utils.report_result("LeNet-5 (sigmoid, avg pool)", history, profile.name);
 
 
@@ -592,7 +589,7 @@ tried = [runs for s in sweeps.values() for runs in s.runs.values()]
 # deviation (sd) over seeds) and as a figure (each run a dot, each mean a square with a
 # bar of one sd):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 print(utils.runs_table(tried, "val"))
 fig = utils.plot_runs(tried, "val", title="validation accuracy per learning rate (dots: seeds)")
 fig.axes[0].set_xticks(range(len(tried)),
@@ -649,23 +646,23 @@ for key, name in (("classic_lr", "LeNet-5 (sigmoid, avg pool)"),
     utils.glue(key, chosen[name].config["lr"])
 
 # %% [markdown]
-# The rates chosen on validation were {glue:text}`classic_lr` for the classic LeNet,
-# {glue:text}`modern_lr` for the modern one and {glue:text}`mlp_lr` for the MLP, none at
+# The rates chosen on validation were <span data-glue="classic_lr">0.3</span> for the classic LeNet,
+# <span data-glue="modern_lr">0.1</span> for the modern one and <span data-glue="mlp_lr">0.1</span> for the MLP, none at
 # the edge of its grid; the lines above also name the neighbouring rates that the
 # decision rule cannot separate from each choice, so the choice among them is a close
-# call, and the test scores below are those of the rate validation happened to prefer. In {glue:text}`compare_updates:,` updates on
-# {glue:text}`compare_train:,` images the classic LeNet reaches
-# {glue:text}`classic_test:.3f` test accuracy on average, the modern one
-# {glue:text}`modern_test:.3f`: {glue:text}`modern_verdict`, from the activation and the
+# call, and the test scores below are those of the rate validation happened to prefer. In <span data-glue="compare_updates:,">752</span> updates on
+# <span data-glue="compare_train:,">12,000</span> images the classic LeNet reaches
+# <span data-glue="classic_test:.3f">0.515</span> test accuracy on average, the modern one
+# <span data-glue="modern_test:.3f">0.795</span>: <span data-glue="modern_verdict">the modern LeNet ahead on 3 of 3 paired seeds, +0.280 ± 0.011 (SE)</span>, from the activation and the
 # pooling alone. This is a claim about the *start* of training: the sigmoid network
 # spends most of so short a budget on the plateau near the chance loss; given far more
 # updates it climbs off it (the single long run above shows it doing so), and this
 # experiment says nothing about how close it would then come. d2l trains the classic
 # LeNet once, on all 60,000 images for 10 epochs at batch 256 and lr 0.9:
-# {glue:text}`d2l_updates:,` updates, the setting of the `full` profile's long run above.
+# <span data-glue="d2l_updates:,">2,350</span> updates, the setting of the `full` profile's long run above.
 #
-# Against the MLP, with {glue:text}`param_ratio:.1f` times LeNet's parameters:
-# {glue:text}`mlp_verdict`. On this budget, with 28x28 images of centred clothing, LeNet
+# Against the MLP, with <span data-glue="param_ratio:.1f">3.8</span> times LeNet's parameters:
+# <span data-glue="mlp_verdict">no difference this budget resolves (the modern LeNet ahead on 0 of 3 paired seeds, -0.018 ± 0.007 (SE))</span>. On this budget, with 28x28 images of centred clothing, LeNet
 # is not ahead of a dense network (the next cell checks it). What a convolution assumes,
 # that the same pattern means the same thing wherever it appears, buys little on images
 # whose objects always sit in the same place. It pays when they do not, which the next
@@ -756,11 +753,11 @@ utils.glue("lenet_moved4", modern.mean("moved 4"))
 utils.glue("mlp_moved4", dense.mean("moved 4"))
 
 # %% [markdown]
-# Moved by one pixel, {glue:text}`moved1_verdict`; by two, {glue:text}`moved2_verdict`.
+# Moved by one pixel, <span data-glue="moved1_verdict">the modern LeNet ahead on 3 of 3 paired seeds, +0.085 ± 0.012 (SE)</span>; by two, <span data-glue="moved2_verdict">the modern LeNet ahead on 3 of 3 paired seeds, +0.152 ± 0.020 (SE)</span>.
 # Neither network saw a moved image in training, and what LeNet's convolutions learned
 # at one place they apply at every place. But LeNet is far from immune: by four pixels
-# both networks are lost (LeNet {glue:text}`lenet_moved4:.3f`, the MLP
-# {glue:text}`mlp_moved4:.3f`), because its dense layers still read the features at fixed
+# both networks are lost (LeNet <span data-glue="lenet_moved4:.3f">0.192</span>, the MLP
+# <span data-glue="mlp_moved4:.3f">0.175</span>), because its dense layers still read the features at fixed
 # places of the last 5x5 map, and pooling twice by 2 forgives a displacement of about
 # a pixel or two, not four. Convolution makes the *features* move with the image; only
 # pooling (or a head that pools over all positions, as [chapter 8](08_classic_networks.ipynb)'s
@@ -797,7 +794,7 @@ def confusion_matrix(net, data_iter, num_classes=10):
 confusion = sum(confusion_matrix(run.net, test_iter) for run in modern)
 assert confusion.sum() == len(modern) * test_iter.num_examples
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 5))
 shown = confusion / confusion.sum(dim=1, keepdim=True)
 ax.imshow(shown, cmap="Blues")
@@ -838,7 +835,7 @@ assert worst in upper_body, worst
 # (both asserted above). Some of the misclassified test images, with the true class and
 # the prediction of the seed-0 network above each:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 net_0 = modern.runs[0].net
 X_test, y_test = test_iter.to_float(test_iter.images), test_iter.labels
 with utils.evaluation_mode(net_0), torch.inference_mode():
@@ -847,8 +844,8 @@ wrong = (predicted != y_test).nonzero().flatten()[:10]
 titles = [f"{t}\n-> {p}" for t, p in zip(utils.get_fashion_mnist_labels(y_test[wrong]),
                                           utils.get_fashion_mnist_labels(predicted[wrong]),
                                           strict=True)]
-utils.show_images(X_test[wrong], 2, 5, titles=titles)
 assert len(wrong) == 10
+utils.show_images(X_test[wrong], 2, 5, titles=titles)
 
 # %% [markdown]
 # ## What the first layer learned
@@ -856,7 +853,7 @@ assert len(wrong) == 10
 # The six kernels of the first convolution are 5x5 images themselves. After training,
 # drawn with the same colour scale centred on zero (red positive, blue negative):
 
-# %%
+# %% tags=["hide-input"]
 kernels = net_0[0].weight.detach().cpu()[:, 0]          # (6, 5, 5)
 limit = kernels.abs().max()
 fig, axes = plt.subplots(1, 6, figsize=(9, 1.8))
@@ -874,7 +871,7 @@ assert kernels.shape == (6, 5, 5)
 # clearer in their feature maps (the output of the first convolution and its ReLU) for a
 # pullover and a coat, the pair the network confuses:
 
-# %%
+# %% tags=["hide-input"]
 pair = [int((y_test == utils.TEXT_LABELS.index(c)).nonzero()[0]) for c in ("pullover", "coat")]
 with utils.evaluation_mode(net_0), torch.inference_mode():
     maps = net_0[1](net_0[0](X_test[pair].to(device))).cpu()      # (2, 6, 28, 28)

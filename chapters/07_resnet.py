@@ -24,7 +24,7 @@
 # [batch normalization](06_batch_norm.ipynb): every convolution in a ResNet is followed by it.
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys
@@ -177,7 +177,7 @@ assert down(X).shape == (4, 6, 3, 3)
 # forward hooks, so the figure cannot disagree with the code): the identity shortcut of a
 # block that keeps the shape, and the projection of a block that starts a new stage.
 
-# %%
+# %% tags=["hide-input"]
 def block_shapes(block, X):
     """Output shape (channels, height, width) of every layer of a Residual block for X."""
     shapes = {"input": tuple(X.shape[1:])}
@@ -387,7 +387,7 @@ for n in depths:
     res = " ".join(f"{first_grad[True, n, s]:8.1e}" for s in (0, 1, 2))
     print(f"{n:>6}{2 * n + 2:>7}   plain {plain}   residual {res}")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for skip, label, color in ((False, "plain", "C3"), (True, "residual", "C0")):
     layers = [2 * n + 2 for n in depths]
@@ -423,7 +423,7 @@ print(f"each plain block divides the first-layer gradient by about {per_block:.0
 utils.glue("per_block", per_block)
 
 # %% [markdown]
-# Each plain block divides the first-layer gradient by about {glue:text}`per_block:.0f`, so
+# Each plain block divides the first-layer gradient by about <span data-glue="per_block:.0f">7</span>, so
 # that 16 of them leave the first layer almost nothing to learn from, while the residual
 # stack's gradient stays within a factor of 10 at every depth (both asserted above): the $I$
 # in every block's Jacobian carries it through.
@@ -487,7 +487,7 @@ utils.glue("he_per_block", he_per_block)
 
 # %% [markdown]
 # With He's initialization a plain block divides the gradient by about
-# {glue:text}`he_per_block:.1f` instead of {glue:text}`per_block:.0f`: most of the vanishing
+# <span data-glue="he_per_block:.1f">1.2</span> instead of <span data-glue="per_block:.0f">7</span>: most of the vanishing
 # measured above comes from the default's small weights, and a good initialization cures
 # it at initialization. It does not make depth free, though. The experiment below uses batch
 # normalization, which fixes the scale at every layer whatever the initialization, and the
@@ -562,11 +562,11 @@ for depth, skip in arms:
     chosen[depth, skip] = sweeps[depth, skip].best
     chosen[depth, skip].score("test", test_iter)
 loss = {arm: train_losses(runs) for arm, runs in chosen.items()}
-print(f"{'network':<22}{'lr':>6}{'training loss':>18}{'val acc':>9}{'test acc':>10}")
+print(f"{'network':<22}{'lr':>6}{'training loss (sd)':>20}{'val acc':>9}{'test acc':>10}")
 for (depth, skip), runs in chosen.items():
     tl = loss[depth, skip]
     print(f"{arm_name(depth, skip):<22}{runs.config['lr']:>6g}"
-          f"{statistics.fmean(tl):>11.3f} ± {statistics.stdev(tl):.3f}"
+          f"{statistics.fmean(tl):>13.3f} ({statistics.stdev(tl):.3f})"
           f"{runs.mean('val'):>9.3f}{runs.mean('test'):>10.3f}")
 # Training loss: lower is better. Each gain is paired by seed (deep minus shallow).
 plain_depth = utils.gain(loss["shallow", False], loss["deep", False], higher_is_better=False,
@@ -607,7 +607,7 @@ record = utils.compare("07_resnet", chosen["deep", False], chosen["deep", True],
 # The training curves of the four chosen configurations, every seed drawn faintly and the
 # mean over seeds as a thick line:
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 styles = {("shallow", False): ("C3", "--"), ("deep", False): ("C3", "-"),
           ("shallow", True): ("C0", "--"), ("deep", True): ("C0", "-")}
@@ -642,21 +642,21 @@ utils.glue("degradation_images", budget.examples)
 
 # %% [markdown]
 # Without skip connections, going from 6 to 20 layers raised the training loss from
-# {glue:text}`plain6_loss:.3f` to {glue:text}`plain20_loss:.3f`
-# ({glue:text}`plain_depth_verdict`): the deeper network, which could copy the shallower
+# <span data-glue="plain6_loss:.3f">0.961</span> to <span data-glue="plain20_loss:.3f">1.266</span>
+# (<span data-glue="plain_depth_verdict">6 plain layers ahead on 3 of 3 paired seeds, +0.306 ± 0.057 (SE)</span>): the deeper network, which could copy the shallower
 # one and add identity layers, trained worse. With them, the same step in depth changed
-# the training loss from {glue:text}`res6_loss:.3f` to {glue:text}`res20_loss:.3f`
-# ({glue:text}`res_depth_verdict`). At 20 layers the skip connections raised the test
-# accuracy from {glue:text}`plain20_test:.3f` to {glue:text}`res20_test:.3f`:
-# {glue:text}`deep_test_verdict`. At 6 layers, where the plain stack has no trouble to
-# fix, they did not help: {glue:text}`shallow_test_verdict` (test accuracy
-# {glue:text}`plain6_test:.3f` plain, {glue:text}`res6_test:.3f` residual). The learning
-# rates chosen on validation were {glue:text}`plain6_lr`, {glue:text}`plain20_lr`,
-# {glue:text}`res6_lr` and {glue:text}`res20_lr`, in that order (every rate tried, with
+# the training loss from <span data-glue="res6_loss:.3f">0.867</span> to <span data-glue="res20_loss:.3f">0.736</span>
+# (<span data-glue="res_depth_verdict">20 residual layers ahead on 3 of 3 paired seeds, -0.131 ± 0.012 (SE)</span>). At 20 layers the skip connections raised the test
+# accuracy from <span data-glue="plain20_test:.3f">0.574</span> to <span data-glue="res20_test:.3f">0.709</span>:
+# <span data-glue="deep_test_verdict">20 residual layers ahead on 3 of 3 paired seeds, +0.135 ± 0.026 (SE)</span>. At 6 layers, where the plain stack has no trouble to
+# fix, they did not help: <span data-glue="shallow_test_verdict">no difference this budget resolves (6 residual layers ahead on 0 of 3 paired seeds, -0.057 ± 0.020 (SE))</span> (test accuracy
+# <span data-glue="plain6_test:.3f">0.698</span> plain, <span data-glue="res6_test:.3f">0.641</span> residual). The learning
+# rates chosen on validation were <span data-glue="plain6_lr">0.1</span>, <span data-glue="plain20_lr">0.1</span>,
+# <span data-glue="res6_lr">0.1</span> and <span data-glue="res20_lr">0.2</span>, in that order (every rate tried, with
 # its scores, is in the tables above).
 #
 # This is the paper's finding in miniature, and early in training: each run had
-# {glue:text}`degradation_updates:,` updates on {glue:text}`degradation_images:,` images,
+# <span data-glue="degradation_updates:,">141</span> updates on <span data-glue="degradation_images:,">3,000</span> images,
 # and the plain stacks' curves below are still falling. He et al. compare training error after the
 # curves have flattened, over tens of thousands of updates on ImageNet and CIFAR-10; what
 # is shown here is that within this budget the deep plain stack learns more slowly than
@@ -701,7 +701,7 @@ assert len(counted) == 18
 # ImageNet images). The network runs in evaluation mode: with a single image, batch norm
 # could not compute batch statistics on the last stage's tiny feature maps.
 
-# %%
+# %% tags=["hide-input"]
 net.eval()                     # one image at a time below: running statistics, not batch ones
 names = ["stem", "stage 1", "stage 2", "stage 3", "stage 4", "head"]
 parts = [net[0], net[1], net[2], net[3], net[4], net[5:]]
@@ -950,7 +950,7 @@ assert grad[middle, middle] > 1000 * grad[top, left] > 0       # not uniform
 # middle of the patch gets more than a thousand times the gradient of its corner): as in
 # chapter 1, central pixels reach the output along many more paths. On a log scale:
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 4.2))
 shown = ax.imshow(torch.log10(grad.clamp_min(1e-30)), cmap="viridis",
                   vmin=float(torch.log10(grad.max())) - 6)
@@ -1014,7 +1014,7 @@ record = utils.report_result(name, history, profile.name)
 utils.glue("resnet_test", history.last["test_acc"])
 
 # %% [markdown]
-# One run of {glue:text}`resnet_test:.3f` test accuracy, on the quick budget: a single seed,
+# One run of <span data-glue="resnet_test:.3f">0.857</span> test accuracy, on the quick budget: a single seed,
 # with no learning rate chosen on validation, so it says that the network learns, not how
 # well ResNet-18 can do on Fashion-MNIST (the full profile, `CNNBOOK_PROFILE=full`, is
 # meant for that; we have not run it for this page). What residual connections buy was

@@ -17,7 +17,7 @@
 # - computing the gradients of a convolution by hand and checking them against autograd.
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys

@@ -16,7 +16,7 @@
 # - measuring, honestly, where time goes on a CPU and a GPU.
 
 # %% tags=["hide-input"]
-# Setup: make the book's `utils` importable locally, in CI and on Colab.
+# Setup: make the book's `utils` importable, locally and on Colab.
 import os
 import subprocess
 import sys

@@ -175,3 +175,57 @@ def test_the_page_names_only_what_exists():
     assert ours and theirs
     assert not {n for n in ours if not hasattr(utils, n)}, "the page names missing utils"
     assert not {n for n in theirs if not hasattr(d2l, n)}, "the page names missing d2l"
+
+
+def test_classifier_loss_and_accuracy_are_cross_entropy_and_the_share_correct():
+    torch.manual_seed(0)
+    y_hat, y = torch.randn(64, 10), torch.randint(0, 10, (64,))
+    model = d2l.Classifier()
+    torch.testing.assert_close(model.loss(y_hat, y), nn.functional.cross_entropy(y_hat, y))
+    assert model.accuracy(y_hat, y).item() == (y_hat.argmax(dim=1) == y).float().mean().item()
+
+
+def test_trainer_fit_is_the_loop_utils_train_runs():
+    """d2l.Trainer.fit and utils.train: the same minibatch SGD, one update per batch."""
+    train_iter, val_iter = make_loaders(n=192, batch_size=32)
+    train_iter.shuffle = False                 # one fixed order, handed to both
+
+    class Net(d2l.Classifier):
+        def __init__(self, lr):
+            super().__init__()
+            self.save_hyperparameters()
+            torch.manual_seed(0)
+            self.net = utils.lenet()
+
+        def plot(self, key, value, train):     # d2l's live plot only; nothing to draw here
+            pass
+
+    class Data(d2l.DataModule):
+        def __init__(self):
+            super().__init__()
+
+        def get_dataloader(self, train):
+            return list(train_iter if train else val_iter)
+
+    theirs = Net(lr=0.1)
+    d2l.Trainer(max_epochs=2).fit(theirs, Data())
+    torch.manual_seed(0)
+    ours = utils.lenet()
+    utils.train(ours, train_iter, val_iter, 2, 0.1, plot=False, verbose=False,
+                speed=utils.Speed(amp=False, channels_last=False))
+    for a, b in zip(theirs.net.parameters(), ours.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fashion_mnist_validates_on_the_test_set(tmp_path, monkeypatch):
+    """d2l.FashionMNIST's val_dataloader() is Fashion-MNIST's test set."""
+    data = os.environ.get("CNNBOOK_DATA")
+    if not data or not (Path(data) / "FashionMNIST").is_dir():
+        pytest.skip("set CNNBOOK_DATA to a folder holding FashionMNIST/")
+    (tmp_path / "data").symlink_to(Path(data).resolve())
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")      # d2l reads ../data
+    fmnist = d2l.FashionMNIST(batch_size=256)
+    assert not fmnist.val.train and len(fmnist.val) == 10_000 and len(fmnist.train) == 60_000
+    X, y = utils.read_fashion_mnist("test", root=data)
+    assert torch.equal(fmnist.val.targets, y)

@@ -64,7 +64,9 @@ def test_train_seeds_is_repeatable_and_seeds_differ(capsys):
     assert not torch.equal(runs.runs[0].net[0].weight, runs.runs[1].net[0].weight)
     assert runs.scores("val") == [r.history.last["test_acc"] for r in runs]
     printed = capsys.readouterr().out.splitlines()
-    assert len(printed) == 2 and printed[0].startswith("small") and "seed 0" in printed[0]
+    assert len(printed) == 1 and printed[0].startswith("small"), printed  # one per config
+    assert f"val acc {runs.runs[0].scores['val']:.3f} {runs.runs[1].scores['val']:.3f}" \
+        in printed[0] and "seeds 0, 1" in printed[0]
     with pytest.raises(KeyError, match="no 'test' score for seeds \\[0, 1\\].*score"):
         runs.scores("test")
     test_scores = runs.score("test", val_iter)

@@ -288,3 +288,79 @@ def test_the_makefile_and_pyproject_name_the_same_notebook_folders():
     pyproject = (REPO / "pyproject.toml").read_text()
     assert all(f'"{d}/*.py"' in pyproject for d in DIRS), \
         "pyproject.toml's extend-exclude must name every notebook folder's paired scripts"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_result_records_are_not_printed(path):
+    """The landing page's records are saved as HTML comments (utils.history.emit_record),
+    which no reader sees; a printed record is a line of JSON in the lesson."""
+    for i, cell in enumerate(cells(path, "code")):
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", "")) if out.get("output_type") == "stream" else ""
+            text += "".join(out.get("data", {}).get("text/plain", ""))
+            assert "cnnbook-result " not in text and "cnnbook-compare " not in text, \
+                f"code cell {i} prints a result record; re-execute the notebook"
+
+
+DRAWS = re.compile(r"\bplt\.|\bax\w*\.|\bfig\w*\b|subplots|imshow|\.plot\(")
+HIDDEN = {"hide-input", "remove-input", "remove-cell"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_figure_code_is_hidden(path):
+    """A cell that draws a figure with matplotlib shows the figure, and its code only on
+    request (`hide-input`: the site's "Show code cell source" toggle)."""
+    for i, cell in enumerate(cells(path, "code")):
+        figure = any(k in out.get("data", {}) for out in cell.get("outputs", [])
+                     for k in ("image/png", "image/svg+xml"))
+        if figure and DRAWS.search(source(cell)):
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            assert tags & HIDDEN, f"code cell {i} draws a figure: tag it hide-input"
+
+
+def test_the_site_merges_each_cells_stdout_into_one_box():
+    """Without nb_merge_streams a cell that prints while it trains shows one box per flush."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["sphinx"]["config"].get("nb_merge_streams") is True
+
+
+def _glue_text():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("glue_text", REPO / "tools" / "glue_text.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GLUE_TEXT = _glue_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_the_prose_holds_each_glued_value(path):
+    """Every measured number in the prose is written into it (a span naming its glue), and
+    is the value the saved outputs glue, formatted as MyST-NB would: no raw role."""
+    problems = GLUE_TEXT.problems(json.loads(path.read_text()))
+    assert not problems, "\n".join(problems)
+
+
+GLUED = [p for p in NOTEBOOKS if "data-glue=" in p.read_text() or "{glue:" in p.read_text()]
+
+
+@pytest.mark.parametrize("path", GLUED, ids=ids(GLUED))
+def test_jupyter_shows_the_numbers_of_the_prose(path):
+    """Rendered as Jupyter and Colab render it (nbconvert's HTML), the page shows every
+    glued value in its sentence and no MyST glue role."""
+    import html as html_lib
+
+    import nbformat
+    from nbconvert import HTMLExporter
+    nb = nbformat.read(path, as_version=4)
+    page, _ = HTMLExporter(template_name="basic").from_notebook_node(nb)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "{glue:" not in text
+    values = GLUE_TEXT.glued_values(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for spec, _ in GLUE_TEXT.SPAN.findall(cell.source):
+                shown = html_lib.unescape(GLUE_TEXT.render(spec, values))
+                assert shown in text, f"{spec}: {shown!r} is not on the Jupyter page"

@@ -141,3 +141,28 @@ def test_bad_compare_line_is_reported(tmp_path: Path) -> None:
                         results_table.COMPARE_PREFIX + json.dumps({"chapter": "x"}) + "\n")
     with pytest.raises(results_table.ResultError, match="cnnbook-compare line lacks baseline"):
         results_table.read_comparisons(nb)
+
+
+def test_a_record_emitted_in_a_notebook_is_hidden_from_the_reader_and_read(tmp_path: Path):
+    """In a kernel, emit_record saves an HTML comment (Jupyter, Colab and the site show
+    nothing), not a printed line; the table reads it back, "--" in a name included."""
+    from nbclient import NotebookClient
+    record = {"model": "LeNet -- no pooling", "profile": "quick", "epochs": 1,
+              "train_examples": 100, "test_acc": 0.5, "examples_per_sec": 10}
+    nb = new_notebook()
+    nb.cells.append(new_markdown_cell("# Emitting\n\nA record."))
+    nb.cells.append(new_code_cell(
+        "import utils\n"
+        f"utils.history.emit_record(utils.history.RESULT_PREFIX, {record!r})"))
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(REPO)}}).execute()
+    outputs = nb.cells[1].outputs
+    assert [o.output_type for o in outputs] == ["display_data"], outputs
+    html = outputs[0].data["text/html"]
+    assert set(outputs[0].data) == {"text/html"} and html.startswith("<!-- cnnbook-result ")
+    assert "--" not in html[4:-3], html
+    path = tmp_path / "chapters" / "05_emit.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    [got] = results_table.read_results(path)
+    assert {k: got[k] for k in record} == record

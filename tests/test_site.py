@@ -204,10 +204,13 @@ PAGE_CHECK = r"""() => {
   prose.querySelectorAll('pre, code, .highlight, mjx-container').forEach(el => el.remove());
   const rawTex = (prose.textContent.match(/\$\$|\\\(|\\\[/g) || []).length;
   const outputs = Array.from(main.querySelectorAll('.cell_output > .output'));
+  // a result record is an HTML comment for the landing page's table: empty on purpose
   const empty = outputs.filter(el => !el.innerText.trim()
-      && !el.querySelector('img, svg, table, mjx-container, canvas')).length;
+      && !el.querySelector('img, svg, table, mjx-container, canvas')
+      && !el.innerHTML.includes('<!-- cnnbook-')).length;
+  const records = (main.innerText.match(/cnnbook-(result|compare) /g) || []).length;
   return {
-    images, unrendered, mathErrors, empty, rawTex,
+    images, unrendered, mathErrors, empty, rawTex, records,
     math: math.length,
     outputText: outputs.map(el => el.innerText).join('\n'),
     stderr: main.querySelectorAll('.output.stderr').length,
@@ -264,6 +267,9 @@ def test_every_page_renders_cleanly(visit: PageVisit) -> None:
             problems.append(f"TeX errors: {state['mathErrors']}")
         if state["empty"]:
             problems.append(f"{state['empty']} empty output placeholder(s)")
+        if state["records"]:
+            problems.append(f"{state['records']} result record(s) shown to the reader "
+                            "(utils.history.emit_record hides them in a notebook)")
         if state["stderr"] or state["errors"] or state["widgets"]:
             problems.append(f"stderr/error/widget outputs: {state['stderr']}/"
                             f"{state['errors']}/{state['widgets']}")

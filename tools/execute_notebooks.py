@@ -5,7 +5,8 @@
 With no notebooks, runs every notebook under chapters/, exercises/ and appendix/. Each
 notebook runs with its own folder as the working directory, like Jupyter.
 Prints one line per notebook with its wall time and a total, so that
-regressions in run time are visible.
+regressions in run time are visible. After writing a notebook it writes the glued
+values into its prose (tools/glue_text.py), so Jupyter and Colab show the numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(ROOT))
+from tools import glue_text  # noqa: E402
 from tools.notebooks import notebooks  # noqa: E402
 
 
@@ -33,6 +35,8 @@ def execute(path: Path, write: bool, timeout: int) -> float:
     seconds = time.perf_counter() - start
     if write:
         nbformat.write(nb, path)
+        if glue_text.main([str(path)]) != 0:
+            raise RuntimeError(f"{path}: the prose names a value the notebook does not glue")
     return seconds
 
 

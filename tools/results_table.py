@@ -2,10 +2,11 @@
 
     python tools/results_table.py [--out PATH] [NOTEBOOK ...]
 
-Training chapters print one line per headline comparison, ``cnnbook-compare
+Training chapters emit one record per headline comparison, ``cnnbook-compare
 {json}`` (``utils.compare``: baseline and treatment, every seed's score, the
-budget), and one line per trained model, ``cnnbook-result {json}``
-(``utils.report_result``). This script collects those lines from the saved
+budget), and one per trained model, ``cnnbook-result {json}``
+(``utils.report_result``), as HTML comments the reader does not see (printed
+lines are read too). This script collects those records from the saved
 outputs of chapters/*.ipynb (or the notebooks given) and writes the Markdown
 that intro.md includes: the comparisons first (per chapter: both arms' mean
 and spread over seeds, the gain and its standard error, the budget), then the
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -59,9 +61,26 @@ def short_title(title: str, path: Path) -> str:
     return f"{int(number)}. {short}" if number.isdigit() else short
 
 
+RECORD_COMMENT = re.compile(r"<!--\s*(.*?)\s*-->", re.S)
+
+
+def output_lines(cell: dict) -> list[str]:
+    """The lines a code cell's saved outputs hold: its stdout, and the HTML comments
+    in which ``utils.history.emit_record`` hides a record from the reader."""
+    lines = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            lines += "".join(out.get("text", "")).splitlines()
+        html = out.get("data", {}).get("text/html")
+        if html:
+            lines += RECORD_COMMENT.findall("".join(html))
+    return lines
+
+
 def read_lines(path: Path, prefix: str = PREFIX,
                fields: tuple[str, ...] = FIELDS) -> list[dict]:
-    """Every record printed after ``prefix`` in the saved outputs of a notebook.
+    """Every record after ``prefix`` in the saved outputs of a notebook (printed, or
+    hidden in an HTML comment).
 
     Raises:
         ResultError: a line is not JSON or lacks one of ``fields``.
@@ -72,24 +91,21 @@ def read_lines(path: Path, prefix: str = PREFIX,
     for index, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") != "stream" or out.get("name") != "stdout":
+        for line in output_lines(cell):
+            if not line.startswith(prefix):
                 continue
-            for line in "".join(out.get("text", "")).splitlines():
-                if not line.startswith(prefix):
-                    continue
-                where = f"{path.name} cell {index}"
-                try:
-                    record = json.loads(line[len(prefix):])
-                except json.JSONDecodeError as err:
-                    raise ResultError(
-                        f"{where}: {prefix.strip()} line is not JSON ({err}): {line!r}") from err
-                missing = [f for f in fields if f not in record]
-                if missing:
-                    raise ResultError(f"{where}: {prefix.strip()} line lacks "
-                                      f"{', '.join(missing)}: {line!r}")
-                records.append({**record, "notebook": path,
-                                "title": short_title(title, path)})
+            where = f"{path.name} cell {index}"
+            try:
+                record = json.loads(line[len(prefix):])
+            except json.JSONDecodeError as err:
+                raise ResultError(
+                    f"{where}: {prefix.strip()} line is not JSON ({err}): {line!r}") from err
+            missing = [f for f in fields if f not in record]
+            if missing:
+                raise ResultError(f"{where}: {prefix.strip()} line lacks "
+                                  f"{', '.join(missing)}: {line!r}")
+            records.append({**record, "notebook": path,
+                            "title": short_title(title, path)})
     return records
 
 

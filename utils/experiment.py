@@ -12,7 +12,6 @@ chosen configurations (:meth:`Runs.score`); and :func:`compare` prints one
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import statistics
 import time
@@ -26,7 +25,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .device import is_lazy, seed_everything
-from .history import History
+from .history import History, emit_record
 from .profile import Budget, get_profile
 from .training import TrainingDivergedError, evaluate_accuracy, train
 
@@ -144,7 +143,8 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
         optimizer: ``"sgd"``, ``"adam"``, or a factory ``(parameters, lr) ->
             optimizer`` called once per run, e.g. ``lambda p, lr: torch.optim.SGD(p,
             lr, momentum=0.9)`` (the model must then have no lazy layers).
-        verbose: print one line per run.
+        verbose: print one line for the configuration once every seed has run: the
+            validation accuracy and last training loss of each seed, in seed order.
 
     Returns:
         The :class:`Runs`, each scored under ``"val"``; ``config`` holds ``lr``
@@ -162,9 +162,9 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
     if not seeds:
         raise ValueError("seeds is empty: pass at least one seed")
     name = name or f"lr {lr:g}"
-    runs = []
+    runs, losses = [], []
+    start = time.perf_counter()
     for seed in seeds:
-        start = time.perf_counter()
         seed_everything(seed)
         train_iter.reseed(seed)
         net = make_net()
@@ -182,16 +182,19 @@ def train_seeds(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: An
             history = train(net, train_iter, val_iter, num_epochs, device=device,
                             plot=False, verbose=False, **how)
             run = Run(seed, net, history, {"val": history.last["test_acc"]})
-            loss = f"train loss {history.last['train_loss']:.3f}"
+            losses.append(f"{history.last['train_loss']:.3f}")
         except TrainingDivergedError:
             run = Run(seed, net, History(), {"val": evaluate_accuracy(net, val_iter, device)},
                       diverged=True)
-            loss = "diverged (NaN loss)"
+            losses.append("diverged")
         runs.append(run)
-        if verbose:
-            print(f"{name:<28} seed {seed}: {loss}  val acc {run.scores['val']:.3f}  "
-                  f"({time.perf_counter() - start:.1f} s)")
-    return Runs(name, runs, {"lr": lr, "num_epochs": num_epochs})
+    result = Runs(name, runs, {"lr": lr, "num_epochs": num_epochs})
+    if verbose:
+        vals = " ".join(f"{r.scores['val']:.3f}" for r in runs)
+        print(f"{name:<28} val acc {vals} (mean {result.mean('val'):.3f}), train loss "
+              f"{' '.join(losses)}, seeds {', '.join(map(str, seeds))} "
+              f"({time.perf_counter() - start:.0f} s)")
+    return result
 
 
 def choose(candidates: Mapping[K, Runs], split: str = "val") -> K:
@@ -272,7 +275,7 @@ def sweep(make_net: Callable[[], nn.Module], train_iter: Any, val_iter: Any,
         lrs: the learning rates to try first (positive).
         name: the network's name; each configuration is named ``"name, lr X"``.
         widen: how many rates may be added beyond the edges (0: never).
-        verbose: print one line per run and per added rate.
+        verbose: print one line per rate (see :func:`train_seeds`) and per added rate.
         **kwargs: passed to :func:`train_seeds` (``device``, ``optimizer``).
 
     Returns:
@@ -483,7 +486,10 @@ def plot_runs(candidates: Sequence[Runs], split: str = "val", ax: Axes | None = 
 
 def compare(chapter: str, baseline: Runs, treatment: Runs, budget: Budget,
             split: str = "test") -> dict[str, Any]:
-    """Print the ``cnnbook-compare`` line of a headline comparison and return it.
+    """Emit the ``cnnbook-compare`` record of a headline comparison and return it.
+
+    In a notebook the record is saved as an invisible output (see
+    :func:`utils.history.emit_record`); elsewhere it is printed.
 
     The landing page's results table is generated from these lines in the
     committed notebooks (``tools/results_table.py``).
@@ -509,7 +515,7 @@ def compare(chapter: str, baseline: Runs, treatment: Runs, budget: Budget,
               "treatment_runs": [round(v, 4) for v in t],
               "baseline_config": baseline.config, "treatment_config": treatment.config,
               "budget": spent, "profile": get_profile().name}
-    print(COMPARE_PREFIX + json.dumps(record))
+    emit_record(COMPARE_PREFIX, record)
     return record
 
 

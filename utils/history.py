@@ -79,10 +79,12 @@ class History(list):
 
 def report_result(model: str, history: History,
                   profile_name: str | None = None) -> dict[str, Any]:
-    """Print one machine-readable line summarising a trained model.
+    """Emit one machine-readable record summarising a trained model.
 
-    The book's landing page builds its results table from these lines in the
-    committed notebooks, so no number in that table is typed by hand.
+    The book's landing page builds its results table from these records in the
+    committed notebooks, so no number in that table is typed by hand. In a
+    notebook the record is an invisible output (:func:`emit_record`); elsewhere
+    it is printed.
 
     Args:
         model: a short name, e.g. ``"LeNet (sigmoid, avg pool)"``.
@@ -91,7 +93,7 @@ def report_result(model: str, history: History,
             ``get_profile().name``).
 
     Returns:
-        The record printed: model, profile, epochs, training examples per epoch,
+        The record: model, profile, epochs, training examples per epoch,
         final test accuracy and mean training examples per second.
 
     Raises:
@@ -106,5 +108,32 @@ def report_result(model: str, history: History,
               "test_acc": round(last["test_acc"], 4),
               "examples_per_sec": round(sum(r["examples_per_sec"] for r in history)
                                         / len(history))}
-    print(RESULT_PREFIX + json.dumps(record))
+    emit_record(RESULT_PREFIX, record)
     return record
+
+
+def _in_notebook() -> bool:
+    """Running in a Jupyter kernel (Jupyter, VS Code, Colab, nbclient)?"""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def emit_record(prefix: str, record: dict) -> None:
+    """Hand one record to the landing page's results table, out of the reader's sight.
+
+    In a notebook the line ``prefix + json`` is displayed as an HTML comment,
+    which Jupyter, Colab and the website render as nothing, and which is saved
+    with the notebook's outputs, where ``tools/results_table.py`` reads it.
+    Elsewhere (a script, a test) it is printed.
+    """
+    line = prefix + json.dumps(record)
+    if _in_notebook():
+        from IPython.display import display
+        # "--" may not appear inside an HTML comment; JSON reads "\u002d" as "-"
+        display({"text/html": "<!-- " + line.replace("--", "-\\u002d") + " -->"}, raw=True)
+    else:
+        print(line)
