@@ -1206,3 +1206,25 @@ assert g.n == len(profile.seeds) and g.ahead + g.behind <= g.n
 #     paper) and count their parameters.
 # 12. **DenseNet.** Why average pooling in the transition layer? Compare it with max
 #     pooling in training.
+#
+# More questions, from d2l's exercises for these sections:
+#
+# 13. **AlexNet.** As a chip designer, how would you trade computation against memory
+#     bandwidth, judged by AlexNet's layers?
+# 14. **AlexNet.** Why do engineers no longer report benchmarks on AlexNet?
+# 15. **AlexNet.** Train for more epochs: how do the results differ from LeNet's, and
+#     why?
+# 16. **AlexNet.** Change the batch size: what happens to throughput, accuracy and
+#     memory?
+# 17. **AlexNet on LeNet.** Do dropout and ReLU improve LeNet-5?
+# 18. **VGG.** Instead of upsampling to 224x224, adapt VGG to 56x56 or 84x84 inputs.
+# 19. **NiN.** What are NiN's parameters, computation, and memory in training and in
+#     prediction?
+# 20. **NiN.** What goes wrong when the 384x5x5 representation is reduced to 10x5x5 in
+#     one step?
+# 21. **NiN.** Design a family of NiN networks the way VGG-11, -16 and -19 were designed.
+# 22. **GoogLeNet.** Add what its later versions added (batch normalization, changed
+#     Inception blocks) and train them.
+# 23. **GoogLeNet.** Compare its computation with AlexNet's: what does that mean for an
+#     accelerator chip?
+# 24. **DenseNet.** Apply the DenseNet idea to an MLP.

@@ -308,7 +308,7 @@ for name, accs in bn_runs.items():
 # small; at per-process batches of 32 or more the two usually train alike.
 # :::
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 sync_accs, split_accs = bn_runs.values()
 sync_gain = utils.gain(split_accs, sync_accs,
                        names=("per-process statistics", "SyncBatchNorm"))

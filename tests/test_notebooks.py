@@ -264,6 +264,26 @@ def test_every_chapter_has_exercises_and_is_in_the_toc():
         assert f"file: {entry}\n" in toc + "\n", f"{entry} is not in _toc.yml"
 
 
+def _exercise_numbers(chapter: Path) -> tuple[list[int], list[int]]:
+    """The numbers of a chapter's exercise list, and of its exercise notebook's sections."""
+    text = chapter.read_text()
+    listed = text[text.index("# ## Exercises"):]
+    listed = listed.split("\n# %%")[0]
+    asked = re.findall(r"^# (\d+)\. ", listed, re.M)
+    answered = re.findall(r"^# ## (?:Exercise )?(\d+)[.:] ",
+                          (REPO / "exercises" / chapter.name).read_text(), re.M)
+    return [int(n) for n in asked], [int(n) for n in answered]
+
+
+@pytest.mark.parametrize("chapter", sorted((REPO / "chapters").glob("*.py")),
+                         ids=lambda p: p.stem)
+def test_a_chapters_exercise_list_and_its_notebook_agree(chapter):
+    asked, answered = _exercise_numbers(chapter)
+    assert asked and asked == list(range(1, len(asked) + 1)), f"{chapter.name}: list {asked}"
+    assert answered == asked, (f"{chapter.name} lists exercises {asked}, its notebook "
+                               f"answers {answered}")
+
+
 def test_every_notebook_has_a_paired_script_and_no_script_is_orphaned():
     scripts = notebooks(suffix=".py")
     assert [p.with_suffix(".ipynb") for p in scripts] == NOTEBOOKS, \

@@ -117,7 +117,7 @@ def test_compare_prefix_and_gain_match_utils() -> None:
     with pytest.raises(ValueError):                         # unpaired lists are refused
         results_table.gain([0.1, 0.2], [0.3])
     budget = {"num_epochs": 4, "batch_size": 64, "train_size": 12_000}
-    assert results_table._budget(budget) == "4 epochs on 12,000 images (752 updates)"
+    assert results_table._budget(budget) == "752 updates: 4 epochs on 12,000 images"
     assert str(utils.Budget(**budget).updates) in results_table._budget(budget)
 
 
@@ -127,13 +127,14 @@ def test_comparisons_come_first_with_mean_spread_gain_and_wins(tmp_path: Path) -
     out = tmp_path / "results.md"
     assert results_table.main([str(nb), "--out", str(out), "--link-base", str(tmp_path)]) == 0
     text = out.read_text()
-    assert text.index("Baseline accuracy") < text.index("Single training runs")
-    row = next(line for line in text.splitlines() if "LeNet + BN |" in line)
+    assert text.index("Baseline → treatment") < text.index("Single training runs")
+    assert "Every row was trained under the `quick` profile." in text
+    row = next(line for line in text.splitlines() if "→ LeNet + BN |" in line)
     paired = utils.experiment.gain([0.80, 0.82, 0.81], [0.85, 0.86, 0.80])
     assert row == ("| [6. Batch Normalization](chapters/06_batch_norm.ipynb) | LeNet "
-                   "| LeNet + BN | 0.810 ± 0.010 | 0.837 ± 0.032 "
-                   f"| {paired.mean:+.3f} ± {paired.se:.3f} | 2 of 3 seeds "
-                   "| 4 epochs on 12,000 images, `quick` profile |")
+                   "→ LeNet + BN | 0.810 ± 0.010 →<br>0.837 ± 0.032 "
+                   f"| {paired.mean:+.3f} ± {paired.se:.3f},<br>2 of 3 "
+                   "| 4 epochs on 12,000 |")
 
 
 def test_bad_compare_line_is_reported(tmp_path: Path) -> None:

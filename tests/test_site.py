@@ -436,3 +436,13 @@ def test_the_sliding_window_animation_plays(visit: PageVisit) -> None:
     players.first.locator("button[title='Pause']").click()
     frames = int(slider.get_attribute("max") or 0) + 1
     assert frames > 2, f"the animation has only {frames} frame(s)"
+
+
+def test_the_animation_stays_small(site: Path) -> None:
+    """Chapter 1's player embeds its frames as PNGs: the page stays light to load."""
+    html = (site / "chapters" / "01_convolution.html").read_text(encoding="utf-8")
+    start = html.find('<div class="animation">')
+    assert start >= 0, "no animation on the first chapter"
+    embedded = html.count("data:image/png;base64", start)
+    assert 2 < embedded < 50, f"{embedded} frames embedded"
+    assert len(html) < 1_000_000, f"chapter 1 is {len(html):,} characters of HTML"

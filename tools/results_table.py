@@ -137,34 +137,46 @@ def _budget(b: dict) -> str:
     text = f"{int(b['num_epochs'])} epochs on {int(train):,} images"
     if b.get("batch_size"):          # as utils.Budget.updates computes them
         updates = int(b["num_epochs"]) * math.ceil(int(train) / int(b["batch_size"]))
-        text += f" ({updates:,} updates)"
+        text = f"{updates:,} updates: {text}"
     return text
 
 
 def render_comparisons(records: list[dict], link_base: Path = ROOT) -> str:
-    """Markdown: one row per headline comparison (empty string if there are none)."""
+    """Markdown: one row per headline comparison (empty string if there are none).
+
+    Five columns, so that the table reads without wrapping every cell on a laptop's
+    screen: each comparison is written "baseline → treatment" in one cell.
+    """
     if not records:
         return ""
+    profiles = sorted({r["profile"] for r in records})
     lines = [
         "Each row compares a baseline with a treatment that differs from it in one thing,",
         "each at settings chosen on a validation split, trained from the same seeds and",
         "scored once on the test set: mean ± standard deviation (sd) over the seeds, and the",
         "gain: the mean of the per-seed differences ± its standard error (SE).",
+    ]
+    if len(profiles) == 1:
+        lines.append(f"Every row was trained under the `{profiles[0]}` profile.")
+    lines += [
         "",
-        "| Chapter | Baseline | Treatment | Baseline accuracy (± sd) "
-        "| Treatment accuracy (± sd) | Gain (± SE) | Treatment ahead on | Budget |",
-        "|---|---|---|---:|---:|---:|---:|---|",
+        "| Chapter | Baseline → treatment | Test accuracy (mean ± sd) "
+        "| Gain (± SE), seeds ahead | Updates: epochs on images |",
+        "|---|---|---|---|---|",
     ]
     for r in records:
         link = Path(r["notebook"]).resolve().relative_to(link_base.resolve()).as_posix()
         b, t = list(map(float, r["baseline_runs"])), list(map(float, r["treatment_runs"]))
         diff, se = gain(b, t)
         wins = sum(x > y for x, y in zip(t, b, strict=True))
+        budget = _budget(r["budget"]).replace(": ", ":<br>").replace(" images", "")
+        if len(profiles) > 1:
+            budget += f", `{_cell(r['profile'])}` profile"
         lines.append(
             f"| [{_cell(r['title'])}]({link}) | {_cell(r['baseline'])} "
-            f"| {_cell(r['treatment'])} | {_spread(b)} | {_spread(t)} "
-            f"| {diff:+.3f} ± {se:.3f} | {wins} of {len(t)} seeds "
-            f"| {_budget(r['budget'])}, `{_cell(r['profile'])}` profile |")
+            f"→ {_cell(r['treatment'])} | {_spread(b)} →<br>{_spread(t)} "
+            f"| {diff:+.3f} ± {se:.3f},<br>{wins} of {len(t)} "
+            f"| {budget} |")
     return "\n".join(lines) + "\n"
 
 
