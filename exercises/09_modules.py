@@ -1058,9 +1058,9 @@ print("FixedHiddenMLP:", type(caught).__name__ + ":", caught)
 # The table below times one $n \times n$ matrix product on the CPU and, when the
 # machine has one, on the GPU (best of several runs, waiting for the GPU to finish
 # before stopping the clock), and converts it to a rate of floating-point operations
-# ($2n^3$ per product). **This notebook is executed in CI on a machine without a GPU**,
-# so the saved output has only the CPU column, and nbval ignores the numbers. Run it on
-# a GPU machine to see both. What to expect: for large $n$ the GPU is far faster,
+# ($2n^3$ per product). **The output saved with this page was computed on a machine
+# without a GPU**, so it has only the CPU column, and its numbers are that machine's.
+# Run it on a GPU machine to see both. What to expect: for large $n$ the GPU is far faster,
 # because it runs thousands of multiply-adds in parallel. For small $n$ every product
 # costs a fixed overhead (launching a GPU kernel, or a Python call) that dwarfs the
 # arithmetic, so the rate drops sharply on both devices and the GPU's advantage shrinks
@@ -1223,8 +1223,8 @@ print("both versions log the same norms:", len(norms_each) == len(norms_dev) == 
 #
 # :::{admonition} Answer
 # :class: dropdown
-# This needs two GPUs, which the CI machine does not have, so the answer here is the
-# reasoning plus code that runs only where it can. CUDA calls are asynchronous: the
+# This needs two GPUs, which the machine that ran this page did not have, so the
+# answer here is the reasoning plus code that runs only where it can. CUDA calls are asynchronous: the
 # CPU queues a product on `cuda:0`, returns immediately, queues one on `cuda:1`, and
 # both GPUs then work at the same time. The pair should therefore take about as long
 # as one product on one GPU (near-linear scaling), while two products in sequence on
